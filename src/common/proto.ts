@@ -1,0 +1,78 @@
+import { fileURLToPath } from 'node:url';
+import * as protoLoader from '@grpc/proto-loader';
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+
+/** Vendored .proto files live at the repository root, next to src/ and dist/. */
+export const PROTO_DIR = fileURLToPath(new URL('../../proto', import.meta.url));
+export const ADS_PROTO = 'envoy/service/discovery/v3/ads.proto';
+export const CSDS_PROTO = 'envoy/service/status/v3/csds.proto';
+export const CONFIG_DUMP_PROTO = 'envoy/admin/v3/config_dump.proto';
+export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+
+/**
+ * `json: true` is deliberately absent: it would expand `google.protobuf.Any` into JSON and the proxy
+ * must pass istiod's payloads through as bytes. Longs as strings keep 64-bit values exact.
+ */
+export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [PROTO_DIR],
+};
+
+let adsDefinition: protoLoader.PackageDefinition | undefined;
+
+/** The ADS package definition (grpc-js form), loaded once per process. */
+export function adsPackageDefinition(): protoLoader.PackageDefinition {
+  adsDefinition ??= protoLoader.loadSync(ADS_PROTO, PROTO_LOADER_OPTIONS);
+  return adsDefinition;
+}
+
+export type AdsClientConstructor = grpc.ServiceClientConstructor;
+
+/** The generated grpc-js client constructor for AggregatedDiscoveryService. */
+export function adsClientConstructor(): AdsClientConstructor {
+  const loaded = grpc.loadPackageDefinition(adsPackageDefinition());
+  const ctor = ADS_SERVICE.split('.').reduce<unknown>(
+    (node, key) => (node as Record<string, unknown>)[key],
+    loaded,
+  );
+  return ctor as AdsClientConstructor;
+}
+
+/** The grpc-js service definition, for servers that register ADS by hand (simulated istiod). */
+export function adsServiceDefinition(): grpc.ServiceDefinition {
+  return adsClientConstructor().service;
+}
+
+let envoyRoot: protobuf.Root | undefined;
+
+/** A protobufjs root holding the CSDS and admin config-dump messages (used to decode `Any` payloads). */
+export function envoyTypes(): protobuf.Root {
+  if (!envoyRoot) {
+    const root = new protobuf.Root();
+    root.resolvePath = (_origin, target) => {
+      if (target.startsWith('google/protobuf/')) return target; // bundled with protobufjs
+      return `${PROTO_DIR}/${target}`;
+    };
+    root.loadSync([ADS_PROTO, CSDS_PROTO, CONFIG_DUMP_PROTO], { keepCase: true });
+    root.resolveAll();
+    envoyRoot = root;
+  }
+  return envoyRoot;
+}
+
+/** Decoding options matching PROTO_LOADER_OPTIONS, for protobufjs `toObject`. */
+export const TO_OBJECT_OPTIONS: protobuf.IConversionOptions = {
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+export function typeUrlOf(fullName: string): string {
+  return `type.googleapis.com/${fullName}`;
+}
