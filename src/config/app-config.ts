@@ -1,0 +1,41 @@
+/** The proxy's whole configuration, parsed once from the environment at start (see README). */
+export interface AppConfig {
+  grpcHost: string;
+  grpcPort: number;
+  httpHost: string;
+  httpPort: number;
+  plaintext: boolean;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  maxMessageBytes: number;
+
+  discovery: 'static' | 'kubernetes';
+  staticInstances: StaticInstanceSpec[];
+  istioNamespace: string;
+  istiodSelector: string;
+  istioRevision?: string;
+  istiodPort: number;
+
+  fanoutTimeoutMs: number;
+  deadlineMarginMs: number;
+  partialResults: 'allow' | 'deny';
+  controlPlaneId: string;
+  mergePlugins: string[];
+
+  upstreamPlaintext: boolean;
+  upstreamInsecure: boolean;
+  upstreamCaFile?: string;
+  upstreamServerName: string;
+  upstreamKeepaliveMs: number;
+
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export interface StaticInstanceSpec {
+  name: string;
+  address: string;
+  port: number;
+  revision: string;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

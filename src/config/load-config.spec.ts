@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseStaticInstances } from './load-config.js';
+
+const base = { PLAINTEXT: 'true', DISCOVERY: 'static', ISTIOD_ADDRESSES: 'istiod-a=10.0.0.1:15012', UPSTREAM_INSECURE: 'true' };
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const sut = loadConfig(base);
+    expect(sut).toMatchObject({
+      grpcPort: 9090,
+      httpPort: 8080,
+      maxMessageBytes: 256 * 1024 * 1024,
+      fanoutTimeoutMs: 10_000,
+      partialResults: 'allow',
+      controlPlaneId: '<external>',
+      istioNamespace: 'istio-system',
+      istiodSelector: 'app=istiod',
+      istiodPort: 15012,
+      upstreamServerName: 'istiod.istio-system.svc',
+      upstreamKeepaliveMs: 30_000,
+    });
+  });
+
+  it.each([
+    [{ GRPC_PORT: 'abc' }, 'Invalid environment: GRPC_PORT=abc is not a port'],
+    [{ GRPC_PORT: '70000' }, 'GRPC_PORT=70000 is out of range'],
+    [{ PARTIAL_RESULTS: 'maybe' }, 'PARTIAL_RESULTS=maybe is not one of: allow, deny'],
+    [{ PLAINTEXT: 'yes please' }, 'PLAINTEXT=yes please is not a boolean'],
+    [{ FANOUT_TIMEOUT_MS: '-5' }, 'FANOUT_TIMEOUT_MS=-5 is not a whole number'],
+    [{ MAX_MESSAGE_BYTES: '1000' }, 'MAX_MESSAGE_BYTES=1000 is out of range'],
+    [{ UPSTREAM_KEEPALIVE_MS: '5000' }, 'UPSTREAM_KEEPALIVE_MS=5000 is out of range (15000..3600000)'],
+    [{ DISCOVERY: 'consul' }, 'DISCOVERY=consul is not one of: kubernetes, static'],
+    [{ ISTIOD_ADDRESSES: 'a=host:notaport' }, 'ISTIOD_ADDRESSES entry "a=host:notaport" is not name=host:port'],
+    [{ ISTIOD_ADDRESSES: 'a=h:1,a=h:2' }, 'ISTIOD_ADDRESSES lists the name "a" twice'],
+    [{ ISTIOD_ADDRESSES: '' }, 'ISTIOD_ADDRESSES must list at least one name=host:port'],
+    [{ PLAINTEXT: '' }, 'TLS_CERT_FILE/TLS_KEY_FILE must be set to serve TLS'],
+    [{ PLAINTEXT: '', TLS_CERT_FILE: '/c.pem' }, 'TLS_KEY_FILE must be set'],
+    [{ UPSTREAM_INSECURE: '' }, 'UPSTREAM_CA_FILE must be set to verify istiod'],
+  ])('rejects %o naming the variable', (override, message) => {
+    expect(() => loadConfig({ ...base, ...override })).toThrow(message);
+  });
+
+  it('derives the revisioned istiod server name', () => {
+    expect(loadConfig({ ...base, ISTIO_REVISION: 'canary', POD_NAMESPACE: 'external-istiod' }).upstreamServerName).toBe(
+      'istiod-canary.external-istiod.svc',
+    );
+  });
+});
+
+describe('parseStaticInstances', () => {
+  it('parses names, revisions, IPv6 and default ports', () => {
+    expect(parseStaticInstances('a=10.0.0.1:15010, b@canary=[::1]:1234,127.0.0.1', 15012)).toEqual([
+      { name: 'a', address: '10.0.0.1', port: 15010, revision: 'default' },
+      { name: 'b', address: '::1', port: 1234, revision: 'canary' },
+      { name: '127.0.0.1', address: '127.0.0.1', port: 15012, revision: 'default' },
+    ]);
+  });
+});

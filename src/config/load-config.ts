@@ -1,0 +1,105 @@
+import { AppConfig, StaticInstanceSpec } from './app-config.js';
+import { ConfigError } from './config.error.js';
+import { Env, EnvReader } from './env-parsers.js';
+
+const MIB = 1024 * 1024;
+const MAX_GRPC_MESSAGE_BYTES = 2 ** 31 - 1;
+/** istiod sends GOAWAY too_many_pings for pings more often than every 15 s. */
+const MIN_UPSTREAM_KEEPALIVE_MS = 15_000;
+
+/** Parses and validates the environment once; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const read = new EnvReader(env);
+  const istioNamespace = read.string('ISTIO_NAMESPACE', read.string('POD_NAMESPACE', 'istio-system'));
+  const istioRevision = read.optionalString('ISTIO_REVISION');
+  const discovery = read.choice('DISCOVERY', 'kubernetes', ['kubernetes', 'static'] as const);
+  const istiodPort = read.port('ISTIOD_PORT', 15012);
+
+  const config: AppConfig = {
+    grpcHost: read.string('GRPC_HOST', '0.0.0.0'),
+    grpcPort: read.port('GRPC_PORT', 9090),
+    httpHost: read.string('HTTP_HOST', '0.0.0.0'),
+    httpPort: read.port('HTTP_PORT', 8080),
+    plaintext: read.boolean('PLAINTEXT', false),
+    tlsCertFile: read.optionalString('TLS_CERT_FILE'),
+    tlsKeyFile: read.optionalString('TLS_KEY_FILE'),
+    maxMessageBytes: read.integer('MAX_MESSAGE_BYTES', 256 * MIB, { min: 4 * MIB, max: MAX_GRPC_MESSAGE_BYTES }),
+
+    discovery,
+    staticInstances: parseStaticInstances(read.optionalString('ISTIOD_ADDRESSES'), istiodPort),
+    istioNamespace,
+    istiodSelector: read.string('ISTIOD_SELECTOR', 'app=istiod'),
+    istioRevision,
+    istiodPort,
+
+    fanoutTimeoutMs: read.integer('FANOUT_TIMEOUT_MS', 10_000, { min: 1, max: 300_000 }),
+    deadlineMarginMs: read.integer('DEADLINE_MARGIN_MS', 250, { min: 0, max: 60_000 }),
+    partialResults: read.choice('PARTIAL_RESULTS', 'allow', ['allow', 'deny'] as const),
+    controlPlaneId: read.string('CONTROL_PLANE_ID', '<external>'),
+    mergePlugins: read.list('MERGE_PLUGINS'),
+
+    upstreamPlaintext: read.boolean('UPSTREAM_PLAINTEXT', false),
+    upstreamInsecure: read.boolean('UPSTREAM_INSECURE', false),
+    upstreamCaFile: read.optionalString('UPSTREAM_CA_FILE'),
+    upstreamServerName: read.string(
+      'UPSTREAM_SERVER_NAME',
+      istioRevision && istioRevision !== 'default' ? `istiod-${istioRevision}.${istioNamespace}.svc` : `istiod.${istioNamespace}.svc`,
+    ),
+    upstreamKeepaliveMs: read.integer('UPSTREAM_KEEPALIVE_MS', 30_000, { min: MIN_UPSTREAM_KEEPALIVE_MS, max: 3_600_000 }),
+
+    logLevel: read.choice('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+  };
+  validateCombinations(config);
+  return config;
+}
+
+function validateCombinations(config: AppConfig): void {
+  if (!config.plaintext && !(config.tlsCertFile && config.tlsKeyFile)) {
+    const missing = config.tlsCertFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE';
+    throw new ConfigError(
+      config.tlsCertFile || config.tlsKeyFile ? missing : 'TLS_CERT_FILE/TLS_KEY_FILE',
+      'must be set to serve TLS (both TLS_CERT_FILE and TLS_KEY_FILE), or set PLAINTEXT=true to serve plaintext',
+    );
+  }
+  if (config.discovery === 'static' && config.staticInstances.length === 0) {
+    throw new ConfigError('ISTIOD_ADDRESSES', 'must list at least one name=host:port when DISCOVERY=static');
+  }
+  if (config.upstreamPlaintext && config.upstreamCaFile) {
+    throw new ConfigError('UPSTREAM_CA_FILE', 'cannot be combined with UPSTREAM_PLAINTEXT=true');
+  }
+  if (!config.upstreamPlaintext && !config.upstreamInsecure && !config.upstreamCaFile && config.discovery === 'static') {
+    throw new ConfigError(
+      'UPSTREAM_CA_FILE',
+      'must be set to verify istiod (or set UPSTREAM_INSECURE=true to skip verification, or UPSTREAM_PLAINTEXT=true for port 15010)',
+    );
+  }
+}
+
+/** `name=host:port,...`; `host:port` alone takes the address as its name; `name@rev=host:port` sets a revision. */
+export function parseStaticInstances(raw: string | undefined, defaultPort: number): StaticInstanceSpec[] {
+  if (!raw) return [];
+  const seen = new Set<string>();
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const eq = entry.indexOf('=');
+      const label = eq >= 0 ? entry.slice(0, eq).trim() : '';
+      const target = (eq >= 0 ? entry.slice(eq + 1) : entry).trim();
+      const [name, revision = 'default'] = (label || target).split('@');
+      const { address, port } = parseHostPort(target, defaultPort, entry);
+      if (!name) throw new ConfigError('ISTIOD_ADDRESSES', `entry "${entry}" has an empty name`);
+      if (seen.has(name)) throw new ConfigError('ISTIOD_ADDRESSES', `lists the name "${name}" twice`);
+      seen.add(name);
+      return { name, address, port, revision };
+    });
+}
+
+function parseHostPort(target: string, defaultPort: number, entry: string): { address: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:\s]+)(?::(\d+))?$/.exec(target);
+  if (!match) throw new ConfigError('ISTIOD_ADDRESSES', `entry "${entry}" is not name=host:port`);
+  const port = match[2] === undefined ? defaultPort : Number(match[2]);
+  if (port < 1 || port > 65535) throw new ConfigError('ISTIOD_ADDRESSES', `entry "${entry}" has an invalid port`);
+  return { address: match[1].replace(/^\[|\]$/g, ''), port };
+}

@@ -1,0 +1,34 @@
+import { Module } from '@nestjs/common';
+import { DiscoveryModule as NestDiscoveryModule } from '@nestjs/core';
+import { DiscoveryModule } from '../discovery/discovery.module.js';
+import { AdsStreamService } from './ads-stream.service.js';
+import { AdsController } from './ads.controller.js';
+import { AggregationService } from './aggregation.service.js';
+import { FanoutService } from './fanout.service.js';
+import { IstiodClientPool, UpstreamCaller } from './istiod.client.js';
+import { ConfigDumpStrategy } from './merge/config-dump.strategy.js';
+import { ConnectionsStrategy } from './merge/connections.strategy.js';
+import { InternalDebugStrategy } from './merge/internal-debug.strategy.js';
+import { StrategyRegistry } from './merge/strategy-registry.js';
+import { SynczStrategy } from './merge/syncz.strategy.js';
+import { UpstreamCredentials } from './upstream-credentials.js';
+
+@Module({
+  imports: [DiscoveryModule, NestDiscoveryModule],
+  controllers: [AdsController],
+  providers: [
+    AdsStreamService,
+    AggregationService,
+    FanoutService,
+    UpstreamCredentials,
+    IstiodClientPool,
+    { provide: UpstreamCaller, useExisting: IstiodClientPool },
+    StrategyRegistry,
+    SynczStrategy,
+    ConfigDumpStrategy,
+    InternalDebugStrategy,
+    ConnectionsStrategy,
+  ],
+  exports: [IstiodClientPool, StrategyRegistry],
+})
+export class AggregationModule {}

@@ -1,0 +1,45 @@
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ConfigError } from '../../../config/config.error.js';
+import { MergeStrategy, isMergeStrategy } from './merge-strategy.js';
+
+/**
+ * Loads MERGE_PLUGINS entries: a path (relative to the working directory) or an npm package name.
+ * A module may export a strategy object, a class with a no-argument constructor, or an array of
+ * either (as default export or named exports). Anything else fails startup naming the plugin.
+ */
+export async function loadMergePlugins(specifiers: string[], cwd = process.cwd()): Promise<MergeStrategy[]> {
+  const loaded: MergeStrategy[] = [];
+  for (const specifier of specifiers) loaded.push(...(await loadPlugin(specifier, cwd)));
+  return loaded;
+}
+
+async function loadPlugin(specifier: string, cwd: string): Promise<MergeStrategy[]> {
+  const isPath = specifier.startsWith('.') || isAbsolute(specifier);
+  const target = isPath ? pathToFileURL(resolve(cwd, specifier)).href : specifier;
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(target)) as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError('MERGE_PLUGINS', `plugin "${specifier}" could not be loaded: ${(err as Error).message}`);
+  }
+  const exported = module.default !== undefined ? [module.default] : Object.values(module);
+  const strategies = exported.flatMap((value) => (Array.isArray(value) ? value : [value])).map((value) => instantiate(value));
+  const valid = strategies.filter(isMergeStrategy);
+  if (valid.length === 0 || valid.length !== strategies.length) {
+    throw new ConfigError(
+      'MERGE_PLUGINS',
+      `plugin "${specifier}" must export merge strategies ({ name, typeUrl, merge(request, answers) } or a class of them)`,
+    );
+  }
+  return valid.map((strategy) => Object.assign(strategy, { name: strategy.name || specifier }));
+}
+
+function instantiate(value: unknown): unknown {
+  if (typeof value !== 'function') return value;
+  try {
+    return new (value as new () => unknown)();
+  } catch {
+    return value;
+  }
+}
