@@ -55,7 +55,9 @@ export function summarizeConfigDump(configs: readonly DecodedConfig[]): ConfigSe
     }
     sections.set(spec.label, names);
   }
-  return [...sections].map(([label, names]) => ({ label, names }));
+  return [...sections]
+    .filter(([label, names]) => names.length > 0 || ALWAYS_SHOWN.includes(label))
+    .map(([label, names]) => ({ label, names }));
 }
 
 function asList(value: unknown): AnyHolder[] {

@@ -40,6 +40,7 @@ export const XDS_TYPE_URLS = {
   RDS: typeUrlOf('envoy.config.route.v3.RouteConfiguration'),
   ECDS: typeUrlOf('envoy.config.core.v3.TypedExtensionConfig'),
   SDS: typeUrlOf('envoy.extensions.transport_sockets.tls.v3.Secret'),
+  NDS: typeUrlOf('istio.networking.nds.v1.NameTable'),
 } as const;
 
 export const DEFAULT_CLUSTER_ID = 'Kubernetes';
