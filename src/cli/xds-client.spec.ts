@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { tmpdir, type NetworkInterfaceInfo } from 'node:os';
 import { join } from 'node:path';
 import { Metadata, Server, ServerCredentials, status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
 import { adsServiceDefinition, envoyTypes, typeUrlOf } from '../common/proto.js';
@@ -11,7 +13,10 @@ import { firstPrivateIp, goTimeNonce, istioctlNode, XdsClient, XdsStatusError } 
 
 type AdsCall = ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 
-/** What one server-side call saw, in order: requests, 'end' (client half-close), 'cancelled'. */
+/**
+ * What one server-side call saw, in order: 'request' and 'cancelled'. grpc-js also emits 'end' when a
+ * call is reset, so half-closing is checked at the HTTP/2 level in 'wire-level lifecycle' below.
+ */
 interface RecordedCall {
   metadata: Record<string, string | Buffer>;
   deadline: number;
@@ -53,7 +58,6 @@ async function startFakeAds(answer: Answer, credentials = ServerCredentials.crea
         recorded.events.push('request');
         answer(call, request, recorded.requests.length - 1);
       });
-      call.on('end', () => recorded.events.push('end'));
       call.on('cancelled', () => {
         recorded.events.push('cancelled');
         markCancelled();
@@ -115,8 +119,10 @@ describe('istioctl request shape', () => {
   });
 
   it('picks the first private address like istio GetPrivateIPsIfAvailable', () => {
-    const info = (address: string, internal = false) =>
-      ({ address, internal, family: address.includes(':') ? 'IPv6' : 'IPv4', netmask: '', mac: '', cidr: null }) as const;
+    const info = (address: string, internal = false): NetworkInterfaceInfo =>
+      address.includes(':')
+        ? { address, internal, family: 'IPv6', netmask: '', mac: '', cidr: null, scopeid: 0 }
+        : { address, internal, family: 'IPv4', netmask: '', mac: '', cidr: null };
     expect(firstPrivateIp({ lo: [info('127.0.0.1', true)], eth0: [info('fe80::1'), info('169.254.1.1'), info('10.1.2.3')] })).toBe('10.1.2.3');
     expect(firstPrivateIp({ eth0: [info('::ffff:192.168.0.7')] })).toBe('192.168.0.7');
     expect(firstPrivateIp({ eth0: [info('2001:db8::5')] })).toBe('2001:db8::5');
@@ -154,7 +160,7 @@ describe('XdsClient.request', () => {
       expect(sent.node?.metadata).toEqual(istioctlNode('istio-system').metadata);
 
       await call.cancelled;
-      expect(call.events).toEqual(['request', 'cancelled']); // cancelled, never half-closed
+      expect(call.events).toEqual(['request', 'cancelled']);
     } finally {
       client.close();
     }
@@ -257,12 +263,63 @@ describe('XdsClient.openStream', () => {
       expect(second.node).toBeNull();
       expect(second.response_nonce).toMatch(GO_TIME);
       await fake.calls[0].cancelled;
-      expect(fake.calls[0].events).not.toContain('end');
       const drained: DiscoveryResponse[] = [];
       for await (const response of stream.responses) drained.push(response);
       expect(drained).toEqual([]); // ends quietly after cancel()
     } finally {
       client.close();
+    }
+  });
+});
+
+/**
+ * A bare HTTP/2 endpoint speaking just enough gRPC to answer one DiscoveryRequest, so the test can
+ * tell a client half-close (END_STREAM while the stream is open) from a reset (RST_STREAM).
+ */
+async function startWireRecorder(answerDelayMs: number) {
+  const frames: { headers: http2.IncomingHttpHeaders; halfClosed: boolean; rstCode?: number; closed: Promise<void> }[] = [];
+  const server = http2.createServer();
+  server.on('stream', (stream, headers) => {
+    let markClosed: () => void = () => undefined;
+    const record = { headers, halfClosed: false, rstCode: undefined as number | undefined, closed: new Promise<void>((r) => (markClosed = r)) };
+    frames.push(record);
+    stream.on('data', () => undefined);
+    stream.on('end', () => {
+      // Node also ends the readable side when a stream is reset; only an END_STREAM arrives while open.
+      if (stream.rstCode === undefined && !stream.closed) record.halfClosed = true;
+    });
+    stream.on('close', () => {
+      record.rstCode = stream.rstCode;
+      markClosed();
+    });
+    stream.on('error', () => undefined);
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+    setTimeout(() => {
+      const Response = envoyTypes().lookupType('envoy.service.discovery.v3.DiscoveryResponse');
+      const body = Response.encode(Response.fromObject({ type_url: 'istio.io/debug/syncz', nonce: 'n' })).finish();
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(body.length, 1);
+      if (!stream.closed) stream.write(Buffer.concat([prefix, body]));
+    }, answerDelayMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { address: `127.0.0.1:${port}`, frames, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+describe('wire-level lifecycle', () => {
+  it('never half-closes, sends no grpc-timeout, and resets the stream with CANCEL once answered', async () => {
+    const wire = await startWireRecorder(150);
+    const client = new XdsClient({ address: wire.address, plaintext: true });
+    try {
+      await client.request('istio.io/debug/syncz');
+      await wire.frames[0].closed;
+      expect(wire.frames[0].headers).not.toHaveProperty('grpc-timeout');
+      expect(wire.frames[0].halfClosed).toBe(false);
+      expect(wire.frames[0].rstCode).toBe(http2.constants.NGHTTP2_CANCEL);
+    } finally {
+      client.close();
+      await wire.close();
     }
   });
 });

@@ -103,8 +103,9 @@ export class AggregationService {
     }
     const { identifier, mixedVersions } = mergeIdentifiers(identifiers, this.config.controlPlaneId);
     const mix = mixedVersions?.join(',') ?? '';
+    // Logged when the mix changes, not on every request; single-answer merges say nothing about it.
     if (mix && mix !== this.lastVersionMix) this.logger.warn(`istiod replicas run different versions: ${mix}`);
-    this.lastVersionMix = mix;
+    if (identifiers.length > 1) this.lastVersionMix = mix;
     return {
       ...merged,
       type_url: request.type_url,
