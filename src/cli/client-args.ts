@@ -29,7 +29,8 @@ export type Command =
   | { kind: 'proxy-status'; verbosity: number; namespace?: string }
   | { kind: 'config-dump'; pod: string }
   | { kind: 'version' }
-  | { kind: 'internal-debug'; path: string };
+  | { kind: 'internal-debug'; path: string }
+  | { kind: 'help' };
 
 export interface ClientSettings {
   command: Command;
@@ -62,6 +63,7 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv): ClientS
         namespace: { type: 'string', short: 'n' },
         verbosity: { type: 'string', short: 'v' },
         list: { type: 'boolean', short: 'L' },
+        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
@@ -81,12 +83,14 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv): ClientS
 }
 
 interface CommandFlags {
+  help?: boolean;
   namespace?: string;
   verbosity?: string;
   list?: boolean;
 }
 
 function parseCommand(positionals: string[], flags: CommandFlags): Command {
+  if (flags.help) return { kind: 'help' };
   const words = positionals[0] === 'x' || positionals[0] === 'experimental' ? positionals.slice(1) : positionals;
   const [name, argument, ...extra] = words;
   if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);

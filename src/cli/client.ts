@@ -40,6 +40,10 @@ export async function runClient(argv: string[], out: (line: string) => void, io:
     if (text === '') return;
     for (const line of text.replace(/\n$/, '').split('\n')) out(line);
   };
+  if (settings.command.kind === 'help') {
+    print(USAGE);
+    return 0;
+  }
   let client: XdsClient | undefined;
   try {
     client = new XdsClient({
@@ -84,6 +88,9 @@ async function runCommand(client: XdsClient, command: Command, timeoutMs: number
     }
     case 'internal-debug':
       await internalDebug(command.path, request, print);
+      return;
+    case 'help':
+      print(USAGE);
   }
 }
 
@@ -122,7 +129,21 @@ async function isEntryPoint(): Promise<boolean> {
   return candidates.some((path) => pathToFileURL(path).href === import.meta.url);
 }
 
+/**
+ * grpc-js always sends the target host as TLS SNI and Node warns (DEP0123) when that is an IP literal,
+ * e.g. `--address 127.0.0.1:9090`; Go simply omits SNI there, so the warning is noise for this tool.
+ */
+function silenceIpServernameWarning(): void {
+  const printWarning = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (warning: Error & { code?: string }) => {
+    if (warning.code === 'DEP0123') return;
+    for (const listener of printWarning) listener(warning);
+  });
+}
+
 if (await isEntryPoint()) {
+  silenceIpServernameWarning();
   const code = await runClient(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`));
   process.exit(code);
 }

@@ -15,6 +15,10 @@ export interface AppConfig {
   istiodSelector: string;
   istioRevision?: string;
   istiodPort: number;
+  kubeContext?: string;
+  upstreamMode: 'direct' | 'port-forward';
+  watchBackoffInitialMs: number;
+  watchBackoffMaxMs: number;
 
   fanoutTimeoutMs: number;
   deadlineMarginMs: number;

@@ -31,6 +31,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     istiodSelector: read.string('ISTIOD_SELECTOR', 'app=istiod'),
     istioRevision,
     istiodPort,
+    kubeContext: read.optionalString('KUBE_CONTEXT'),
+    upstreamMode: read.choice('UPSTREAM_MODE', 'direct', ['direct', 'port-forward'] as const),
+    watchBackoffInitialMs: read.integer('WATCH_BACKOFF_INITIAL_MS', 1_000, { min: 1, max: 60_000 }),
+    watchBackoffMaxMs: read.integer('WATCH_BACKOFF_MAX_MS', 30_000, { min: 1, max: 600_000 }),
 
     fanoutTimeoutMs: read.integer('FANOUT_TIMEOUT_MS', 10_000, { min: 1, max: 300_000 }),
     deadlineMarginMs: read.integer('DEADLINE_MARGIN_MS', 250, { min: 0, max: 60_000 }),
@@ -64,9 +68,13 @@ function validateCombinations(config: AppConfig): void {
   if (config.discovery === 'static' && config.staticInstances.length === 0) {
     throw new ConfigError('ISTIOD_ADDRESSES', 'must list at least one name=host:port when DISCOVERY=static');
   }
+  if (config.upstreamMode === 'port-forward' && config.discovery !== 'kubernetes') {
+    throw new ConfigError('UPSTREAM_MODE', '=port-forward needs DISCOVERY=kubernetes');
+  }
   if (config.upstreamPlaintext && config.upstreamCaFile) {
     throw new ConfigError('UPSTREAM_CA_FILE', 'cannot be combined with UPSTREAM_PLAINTEXT=true');
   }
+  // With DISCOVERY=kubernetes the root comes from istiod's ConfigMap, checked when the watch starts.
   if (!config.upstreamPlaintext && !config.upstreamInsecure && !config.upstreamCaFile && config.discovery === 'static') {
     throw new ConfigError(
       'UPSTREAM_CA_FILE',

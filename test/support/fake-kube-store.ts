@@ -9,6 +9,8 @@ export interface KubeEvent {
   resource: KubeResource;
   type: KubeEventType;
   object: KubernetesObject;
+  /** The state before a MODIFIED, so selector watches can tell "stopped matching" from "changed". */
+  previous?: KubernetesObject;
 }
 
 export const KINDS: Record<KubeResource, { kind: string; listKind: string }> = {
@@ -53,7 +55,7 @@ export class KubeObjectStore {
       }),
     );
     this.objects.set(key, stored);
-    this.record({ resourceVersion: this.revision, resource, type: previous ? 'MODIFIED' : 'ADDED', object: stored });
+    this.record({ resourceVersion: this.revision, resource, type: previous ? 'MODIFIED' : 'ADDED', object: stored, previous });
     return stored;
   }
 

@@ -57,8 +57,22 @@ export class WatchStream {
     return this.res.writableEnded || this.res.destroyed;
   }
 
+  /**
+   * Filters like the API server's watch cache: an object that starts matching the selector arrives
+   * as ADDED, one that stops matching as DELETED (its previous state at the new resourceVersion).
+   */
   deliver(event: KubeEvent): void {
-    if (event.resource === this.resource && this.matches(event.object)) this.send(event.type, event.object);
+    if (event.resource !== this.resource) return;
+    const matchesNow = this.matches(event.object);
+    const matchedBefore = event.previous !== undefined && this.matches(event.previous);
+    if (event.type !== 'MODIFIED') {
+      if (matchesNow) this.send(event.type, event.object);
+    } else if (matchesNow) {
+      this.send(matchedBefore ? 'MODIFIED' : 'ADDED', event.object);
+    } else if (matchedBefore && event.previous) {
+      const metadata = { ...event.previous.metadata, resourceVersion: event.object.metadata?.resourceVersion };
+      this.send('DELETED', { ...event.previous, metadata });
+    }
   }
 
   bookmark(resourceVersion: number): void {

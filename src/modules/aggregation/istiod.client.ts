@@ -44,6 +44,8 @@ export class IstiodClientPool extends UpstreamCaller implements OnModuleDestroy 
   ) {
     super();
     this.subscription = discovery.instances$.subscribe((instances) => this.reconcile(instances));
+    // A rotated istiod root: re-dial every instance with the new trust; in-flight calls finish first.
+    this.subscription.add(credentials.changed$.subscribe(() => this.redialAll(discovery.snapshot())));
   }
 
   ask(instance: IstiodInstance, request: DiscoveryRequest, metadata: Metadata, deadline: Date): Observable<DiscoveryResponse> {
@@ -110,6 +112,11 @@ export class IstiodClientPool extends UpstreamCaller implements OnModuleDestroy 
       if (!next || instanceTarget(next) !== instanceTarget(channel.instance)) this.retire(name, channel);
     }
     for (const instance of instances) if (!this.channels.has(instance.name)) this.open(instance);
+  }
+
+  private redialAll(instances: IstiodInstance[]): void {
+    for (const [name, channel] of this.channels) this.retire(name, channel);
+    this.reconcile(instances);
   }
 
   private open(instance: IstiodInstance): PooledChannel {

@@ -1,17 +1,41 @@
-import { readFileSync } from 'node:fs';
 import { ChannelCredentials, credentials } from '@grpc/grpc-js';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Observable, Subject, Subscription } from 'rxjs';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
-import { ConfigError } from '../../config/config.error.js';
+import { TrustRoots } from '../discovery/trust-roots.js';
 
-/** How the proxy authenticates istiod: CA file, plaintext (15010) or, explicitly, no verification. */
+/** How the proxy authenticates istiod: a trusted root (file or ConfigMap), plaintext (15010), or explicitly none. */
 @Injectable()
-export class UpstreamCredentials {
+export class UpstreamCredentials implements OnModuleDestroy {
   private readonly logger = new Logger(UpstreamCredentials.name);
-  private readonly creds: ChannelCredentials;
+  private creds: ChannelCredentials;
+  private readonly changedSubject = new Subject<void>();
+  /** Emits when the trusted root rotated: channels should be re-dialled with current(). */
+  readonly changed$: Observable<void> = this.changedSubject.asObservable();
+  private readonly subscription = new Subscription();
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.creds = this.build();
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    trust: TrustRoots,
+  ) {
+    if (config.upstreamPlaintext) {
+      this.logger.warn('UPSTREAM_PLAINTEXT=true: talking to istiod without TLS (port 15010); tokens cross the network in clear');
+      this.creds = credentials.createInsecure();
+    } else if (!trust.current() && config.upstreamInsecure) {
+      this.logger.warn('UPSTREAM_INSECURE=true: istiod certificates are NOT verified; use only for testing');
+      this.creds = credentials.createSsl(null, null, null, { rejectUnauthorized: false, checkServerIdentity: () => undefined });
+    } else {
+      this.creds = credentials.createSsl(trust.current() ?? null);
+      let first = true;
+      this.subscription.add(
+        trust.roots$.subscribe((roots) => {
+          if (first || !roots) return void (first = false);
+          this.creds = credentials.createSsl(roots);
+          this.changedSubject.next();
+        }),
+      );
+      this.logger.log(`verifying istiod as ${this.serverName} against ${trust.describe()}`);
+    }
   }
 
   current(): ChannelCredentials {
@@ -23,25 +47,7 @@ export class UpstreamCredentials {
     return this.config.upstreamServerName;
   }
 
-  private build(): ChannelCredentials {
-    const { upstreamPlaintext, upstreamInsecure, upstreamCaFile } = this.config;
-    if (upstreamPlaintext) {
-      this.logger.warn('UPSTREAM_PLAINTEXT=true: talking to istiod without TLS (port 15010); tokens cross the network in clear');
-      return credentials.createInsecure();
-    }
-    if (upstreamCaFile) {
-      let ca: Buffer;
-      try {
-        ca = readFileSync(upstreamCaFile);
-      } catch (err) {
-        throw new ConfigError('UPSTREAM_CA_FILE', `=${upstreamCaFile} cannot be read: ${(err as Error).message}`);
-      }
-      return credentials.createSsl(ca);
-    }
-    if (upstreamInsecure) {
-      this.logger.warn('UPSTREAM_INSECURE=true: istiod certificates are NOT verified; use only for testing');
-      return credentials.createSsl(null, null, null, { rejectUnauthorized: false, checkServerIdentity: () => undefined });
-    }
-    throw new ConfigError('UPSTREAM_CA_FILE', 'must be set to verify istiod (or UPSTREAM_INSECURE=true / UPSTREAM_PLAINTEXT=true)');
+  onModuleDestroy(): void {
+    this.subscription.unsubscribe();
   }
 }

@@ -1,0 +1,24 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { ConfigError } from '../../../config/config.error.js';
+
+/**
+ * The standard loading order: KUBECONFIG, then ~/.kube/config, then the in-cluster service
+ * account when running in a pod. KUBE_CONTEXT picks a context of a kubeconfig file.
+ */
+export function loadKubeConfig(context?: string, kubeconfigPath?: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new ConfigError(kubeconfigPath ? 'AUTH_KUBECONFIG' : 'KUBECONFIG', `could not be loaded: ${(err as Error).message}`);
+  }
+  if (context) {
+    if (!kc.getContextObject(context)) throw new ConfigError('KUBE_CONTEXT', `=${context} is not a context of the loaded kubeconfig`);
+    kc.setCurrentContext(context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new ConfigError('KUBECONFIG', 'names no cluster: run in a pod, or point KUBECONFIG at a kubeconfig file');
+  }
+  return kc;
+}

@@ -1,0 +1,73 @@
+import { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
+import { Observable, ReplaySubject, share } from 'rxjs';
+import { InstanceSource } from './instance-source.js';
+import { IstiodInstance } from './istiod-instance.js';
+import { BackoffOptions } from './kube/backoff.js';
+import { ResilientWatch } from './kube/resilient-watch.js';
+import { REVISION_LABEL, isReadyIstiod } from './pod-readiness.js';
+
+export interface KubernetesSourceOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** e.g. `app=istiod`; a revision adds `istio.io/rev=<rev>`. */
+  labelSelector: string;
+  istiodPort: number;
+  backoff?: BackoffOptions;
+  /** Maps a ready pod to where it is dialled (pod IP by default; a local tunnel in port-forward mode). */
+  toInstance?: (pod: V1Pod, port: number) => IstiodInstance;
+  onWatchRestart?: () => void;
+}
+
+/**
+ * DISCOVERY=kubernetes: an informer (list + watch) on istiod pods. Updates arrive as watch events;
+ * no Kubernetes API call is made per istioctl request.
+ */
+export class KubernetesInstanceSource extends InstanceSource {
+  readonly instances$: Observable<IstiodInstance[]>;
+  private watch?: ResilientWatch<V1Pod>;
+
+  constructor(private readonly options: KubernetesSourceOptions) {
+    super();
+    const api = options.kubeConfig.makeApiClient(CoreV1Api);
+    const toInstance = options.toInstance ?? podIpInstance;
+    this.instances$ = new Observable<IstiodInstance[]>((subscriber) => {
+      const watch = new ResilientWatch<V1Pod>({
+        kubeConfig: options.kubeConfig,
+        path: `/api/v1/namespaces/${encodeURIComponent(options.namespace)}/pods`,
+        list: () => api.listNamespacedPod({ namespace: options.namespace, labelSelector: options.labelSelector }),
+        labelSelector: options.labelSelector,
+        description: `pods in ${options.namespace} (${options.labelSelector})`,
+        backoff: options.backoff,
+        onRestart: options.onWatchRestart,
+        onChange: (pods) => subscriber.next(pods.filter(isReadyIstiod).map((pod) => toInstance(pod, options.istiodPort))),
+      });
+      this.watch = watch;
+      watch.start();
+      return () => watch.stop();
+    }).pipe(share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }));
+  }
+
+  describe(): string {
+    return `namespace ${this.options.namespace} (selector ${this.options.labelSelector})`;
+  }
+
+  /** Watch state for health and debug endpoints. */
+  get state(): { synced: boolean; healthy: boolean; restarts: number; lastError?: string } {
+    const watch = this.watch;
+    return { synced: !!watch?.synced, healthy: !!watch?.healthy, restarts: watch?.restarts ?? 0, lastError: watch?.lastError };
+  }
+}
+
+function podIpInstance(pod: V1Pod, port: number): IstiodInstance {
+  return {
+    name: pod.metadata?.name ?? pod.status?.podIP ?? 'unknown',
+    address: pod.status?.podIP ?? '',
+    port,
+    revision: pod.metadata?.labels?.[REVISION_LABEL] ?? 'default',
+  };
+}
+
+/** `app=istiod` plus `istio.io/rev=<rev>` when a revision is configured. */
+export function istiodSelector(selector: string, revision?: string): string {
+  return revision ? `${selector},${REVISION_LABEL}=${revision}` : selector;
+}
