@@ -172,6 +172,31 @@ describe('aggregation with failing istiods', () => {
     }
   });
 
+  it('ends the stream cleanly when the client half-closes, with the missing instances in the trailers', async () => {
+    const grpc = await import('@grpc/grpc-js');
+    const { adsClientConstructor } = await import('../src/common/proto.js');
+    mesh.istiods[2].knobs.notReady = true;
+    const Ctor = adsClientConstructor();
+    const client = new Ctor(mesh.proxyAddress, grpc.credentials.createInsecure());
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${mesh.istioctlToken}`);
+    const call = (client as unknown as { StreamAggregatedResources(md: unknown): import('@grpc/grpc-js').ClientDuplexStream<object, { type_url: string }> }).StreamAggregatedResources(metadata);
+    try {
+      const final = new Promise<{ code: number; metadata: import('@grpc/grpc-js').Metadata }>((resolve) => call.on('status', resolve));
+      call.on('error', () => undefined);
+      const answered = new Promise((resolve) => call.once('data', resolve));
+      call.write({ node: istioctlNode(), type_url: SYNCZ, response_nonce: 'now' });
+      await answered;
+      call.end(); // half-close: the proxy finishes and ends the call with OK
+      const { code, metadata: trailers } = await final;
+      expect(code).toBe(status.OK);
+      expect(trailers.get('x-istioctl-proxy-missing')).toEqual([mesh.istiods[2].podName]);
+    } finally {
+      mesh.istiods[2].knobs.notReady = false;
+      client.close();
+    }
+  });
+
   it('all istiods failing returns the first failure code with every reason', async () => {
     for (const istiod of mesh.istiods) istiod.knobs.notReady = true;
     try {

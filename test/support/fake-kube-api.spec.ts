@@ -8,6 +8,7 @@ import {
   Watch,
   type Informer,
   type KubernetesObject,
+  type ObjectCache,
   type V1ConfigMap,
   type V1Pod,
 } from '@kubernetes/client-node';
@@ -16,8 +17,10 @@ import { FakeKubeApi, type FakeKubeApiOptions } from './fake-kube-api.js';
 const PODS_PATH = '/api/v1/namespaces/istio-system/pods';
 const SELECTOR = 'app=istiod';
 
+type CachingInformer<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+
 interface Observed<T extends KubernetesObject> {
-  informer: Informer<T>;
+  informer: CachingInformer<T>;
   /** 'add:name', 'update:name', 'delete:name', 'connect' in arrival order. */
   events: string[];
   errors: Array<Error & { statusCode?: number; code?: number | string }>;
@@ -35,7 +38,7 @@ async function startApi(options: FakeKubeApiOptions = {}): Promise<FakeKubeApi> 
   return api;
 }
 
-function observe<T extends KubernetesObject>(informer: Informer<T>): Observed<T> {
+function observe<T extends KubernetesObject>(informer: CachingInformer<T>): Observed<T> {
   const observed: Observed<T> = { informer, events: [], errors: [] };
   for (const verb of ['add', 'update', 'delete'] as const) {
     informer.on(verb, (object) => observed.events.push(`${verb}:${object.metadata?.name}`));
