@@ -16,6 +16,7 @@ export interface AppConfig {
   istioRevision?: string;
   istiodPort: number;
   kubeContext?: string;
+  kubeconfigPath?: string;
   upstreamMode: 'direct' | 'port-forward';
   watchBackoffInitialMs: number;
   watchBackoffMaxMs: number;

@@ -32,6 +32,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     istioRevision,
     istiodPort,
     kubeContext: read.optionalString('KUBE_CONTEXT'),
+    kubeconfigPath: read.optionalString('KUBECONFIG'),
     upstreamMode: read.choice('UPSTREAM_MODE', 'direct', ['direct', 'port-forward'] as const),
     watchBackoffInitialMs: read.integer('WATCH_BACKOFF_INITIAL_MS', 1_000, { min: 1, max: 60_000 }),
     watchBackoffMaxMs: read.integer('WATCH_BACKOFF_MAX_MS', 30_000, { min: 1, max: 600_000 }),

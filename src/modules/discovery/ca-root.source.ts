@@ -118,5 +118,10 @@ export class ConfigMapTrustRoots extends TrustRoots {
 
 function describe(err: unknown): string {
   const e = err as { code?: number; statusCode?: number; message?: string };
-  return [e?.code ?? e?.statusCode, e?.message].filter(Boolean).join(' ') || String(err);
+  const code = e?.code ?? e?.statusCode;
+  if (code === 404) return 'not found';
+  if (code === 403) return 'forbidden: the proxy ServiceAccount needs get on configmaps/istio-ca-root-cert';
+  // client-node's ApiException message embeds the whole response; keep the first line.
+  const firstLine = (e?.message ?? String(err)).split('\n')[0].slice(0, 200);
+  return [code, firstLine].filter(Boolean).join(' ');
 }

@@ -43,7 +43,7 @@ function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig): InstanceSo
     {
       provide: KUBE_CONFIG,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): KubeConfig | undefined => (needsCluster(config) ? loadKubeConfig(config.kubeContext) : undefined),
+      useFactory: (config: AppConfig): KubeConfig | undefined => (needsCluster(config) ? loadKubeConfig(config.kubeContext, config.kubeconfigPath) : undefined),
     },
     {
       provide: InstanceSource,

@@ -5,13 +5,14 @@ import { ConfigError } from '../../../config/config.error.js';
  * The standard loading order: KUBECONFIG, then ~/.kube/config, then the in-cluster service
  * account when running in a pod. KUBE_CONTEXT picks a context of a kubeconfig file.
  */
-export function loadKubeConfig(context?: string, kubeconfigPath?: string): KubeConfig {
+export function loadKubeConfig(context?: string, kubeconfigPath?: string, variable = 'KUBECONFIG'): KubeConfig {
   const kc = new KubeConfig();
   try {
+    // An explicit path (from our typed config) wins; otherwise client-node's default order.
     if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
     else kc.loadFromDefault();
   } catch (err) {
-    throw new ConfigError(kubeconfigPath ? 'AUTH_KUBECONFIG' : 'KUBECONFIG', `could not be loaded: ${(err as Error).message}`);
+    throw new ConfigError(variable, `${kubeconfigPath ? `=${kubeconfigPath} ` : ''}could not be loaded: ${(err as Error).message}`);
   }
   if (context) {
     if (!kc.getContextObject(context)) throw new ConfigError('KUBE_CONTEXT', `=${context} is not a context of the loaded kubeconfig`);
