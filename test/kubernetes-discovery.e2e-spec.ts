@@ -101,6 +101,7 @@ describe('DISCOVERY=kubernetes against a test Kubernetes API (real client-node i
         WATCH_BACKOFF_INITIAL_MS: '50',
         WATCH_BACKOFF_MAX_MS: '400',
         FANOUT_TIMEOUT_MS: '3000',
+        AUTH_MODE: 'none',
       }),
       false,
     );
@@ -182,7 +183,7 @@ describe('DISCOVERY=kubernetes against a test Kubernetes API (real client-node i
     const kubeconfig = join(dir, 'empty-kubeconfig');
     writeFileSync(kubeconfig, empty.kubeconfigYaml());
     const started = startProxy(
-      loadConfig({ PLAINTEXT: 'true', KUBECONFIG: kubeconfig, GRPC_PORT: String(await freePort()), HTTP_PORT: String(await freePort()) }),
+      loadConfig({ PLAINTEXT: 'true', AUTH_MODE: 'none', KUBECONFIG: kubeconfig, GRPC_PORT: String(await freePort()), HTTP_PORT: String(await freePort()) }),
       false,
     );
     await expect(started).rejects.toThrow(

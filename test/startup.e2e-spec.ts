@@ -39,6 +39,7 @@ describe('node dist/main.js (the container entry point)', () => {
       DISCOVERY: 'static',
       ISTIOD_ADDRESSES: 'a=127.0.0.1:1',
       UPSTREAM_INSECURE: 'true',
+      AUTH_MODE: 'none',
       GRPC_PORT: '0',
       HTTP_PORT: '0',
       ...override,
@@ -68,6 +69,8 @@ describe('node dist/main.js (the container entry point)', () => {
         DISCOVERY: 'static',
         ISTIOD_ADDRESSES: mesh.istiods.map((istiod) => `${istiod.podName}=${istiod.address}`).join(','),
         UPSTREAM_CA_FILE: mesh.caFile,
+        AUTH_MODE: 'jwks',
+        JWT_JWKS_FILE: mesh.jwksFile,
       });
       const until = Date.now() + 15_000;
       while (!proxy.output().includes('serving ADS') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));

@@ -33,6 +33,16 @@ export interface AppConfig {
   upstreamServerName: string;
   upstreamKeepaliveMs: number;
 
+  authMode: 'tokenreview' | 'jwks' | 'none';
+  jwtAudiences: string[];
+  jwtIssuer?: string;
+  jwtJwksUri?: string;
+  jwtJwksFile?: string;
+  authKubeconfig?: string;
+  authAllowedNamespaces: string[];
+  authAllowedSubjects: string[];
+  tokenCacheSize: number;
+
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 

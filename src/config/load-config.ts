@@ -52,6 +52,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
     ),
     upstreamKeepaliveMs: read.integer('UPSTREAM_KEEPALIVE_MS', 30_000, { min: MIN_UPSTREAM_KEEPALIVE_MS, max: 3_600_000 }),
 
+    authMode: read.choice('AUTH_MODE', 'tokenreview', ['tokenreview', 'jwks', 'none'] as const),
+    jwtAudiences: read.list('JWT_AUDIENCES').length ? read.list('JWT_AUDIENCES') : ['istio-ca'],
+    jwtIssuer: read.optionalString('JWT_ISSUER'),
+    jwtJwksUri: read.optionalString('JWT_JWKS_URI'),
+    jwtJwksFile: read.optionalString('JWT_JWKS_FILE'),
+    authKubeconfig: read.optionalString('AUTH_KUBECONFIG'),
+    authAllowedNamespaces: read.list('AUTH_ALLOWED_NAMESPACES'),
+    authAllowedSubjects: read.list('AUTH_ALLOWED_SUBJECTS'),
+    tokenCacheSize: read.integer('TOKEN_CACHE_SIZE', 10_000, { min: 1, max: 1_000_000 }),
+
     logLevel: read.choice('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   };
   validateCombinations(config);
@@ -68,6 +78,9 @@ function validateCombinations(config: AppConfig): void {
   }
   if (config.discovery === 'static' && config.staticInstances.length === 0) {
     throw new ConfigError('ISTIOD_ADDRESSES', 'must list at least one name=host:port when DISCOVERY=static');
+  }
+  if (config.authMode === 'jwks' && !config.jwtJwksUri && !config.jwtJwksFile && !config.jwtIssuer) {
+    throw new ConfigError('JWT_JWKS_URI', 'or JWT_ISSUER (OIDC discovery) or JWT_JWKS_FILE must be set when AUTH_MODE=jwks');
   }
   if (config.upstreamMode === 'port-forward' && config.discovery !== 'kubernetes') {
     throw new ConfigError('UPSTREAM_MODE', '=port-forward needs DISCOVERY=kubernetes');

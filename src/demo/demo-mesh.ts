@@ -13,6 +13,9 @@ export interface DemoMesh {
   dir: string;
   caFile: string;
   tokenFile: string;
+  /** Public keys of the demo token issuer (AUTH_MODE=jwks, JWT_JWKS_FILE). */
+  jwksFile: string;
+  issuer: string;
   /** Proxy serving certificate and key files (self-signed by the demo CA; nothing is committed). */
   servingCertFile: string;
   servingKeyFile: string;
@@ -37,6 +40,7 @@ export async function startDemoMesh(): Promise<DemoMesh> {
   const caFile = file('root-cert.pem', ca.certPem);
   // What istioctl obtains with a TokenRequest: ServiceAccount default in istio-system, audience istio-ca.
   const tokenFile = file('istioctl-token', await tokens.mint({ namespace: 'istio-system', serviceAccount: 'default', expiresInSeconds: 24 * 3600 }));
+  const jwksFile = file('jwks.json', JSON.stringify(tokens.jwks));
   const servingCertFile = file('proxy-cert.pem', proxyCert.certPem);
   const servingKeyFile = file('proxy-key.pem', proxyCert.keyPem);
 
@@ -49,6 +53,8 @@ export async function startDemoMesh(): Promise<DemoMesh> {
     dir,
     caFile,
     tokenFile,
+    jwksFile,
+    issuer: tokens.issuer,
     servingCertFile,
     servingKeyFile,
     async stop() {

@@ -28,6 +28,9 @@ async function main(): Promise<number> {
         ISTIOD_ADDRESSES: mesh.istiods.map((istiod) => `${istiod.podName}=${istiod.address}`).join(','),
         UPSTREAM_CA_FILE: mesh.caFile,
         UPSTREAM_SERVER_NAME: DEMO_ISTIOD_SERVER_NAME,
+        AUTH_MODE: 'jwks',
+        JWT_JWKS_FILE: mesh.jwksFile,
+        JWT_ISSUER: mesh.issuer,
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       }),
     );

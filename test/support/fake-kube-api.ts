@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
 import { buildKubeConfig, buildKubeconfigYaml } from './fake-kube-config.js';
+import { PORT_FORWARD_PATH, PortForwardEndpoint, rejectUpgrade, type PortForwardRecord } from './fake-kube-portforward.js';
 import { parseFieldSelector, parseLabelSelector } from './fake-kube-selectors.js';
 import { KINDS, KubeObjectStore, type KubeResource } from './fake-kube-store.js';
 import { kubeStatus, sendJson, WatchStream } from './fake-kube-watch.js';
@@ -11,7 +13,10 @@ export interface FakeKubeApiOptions {
   host?: string;
   /** 0 (default) lets the OS pick a free port; read it back from `url` after start(). */
   port?: number;
-  /** The bearer token written into kubeConfig()/kubeconfigYaml(). Not enforced by the server. */
+  /**
+   * The bearer token written into kubeConfig()/kubeconfigYaml(). Not enforced by the server; every
+   * request's Authorization header (port-forward upgrades included) is recorded instead.
+   */
   token?: string;
   /** Sends BOOKMARK events to bookmark-eligible watches this often; no periodic bookmarks if unset. */
   bookmarkIntervalMs?: number;
@@ -30,6 +35,8 @@ export interface RecordedRequest {
   watch: boolean;
   /** The plural resource for /api/v1 pods and configmaps requests, undefined otherwise. */
   resource?: KubeResource;
+  /** 'portforward' for a pods/portforward WebSocket upgrade. */
+  subresource?: 'portforward';
   authorization?: string;
   /** Date.now() when the request arrived. */
   at: number;
@@ -53,8 +60,9 @@ const DEFAULT_TOKEN = 'fake-kube-api-token';
 
 /**
  * A small real Kubernetes API server on loopback: pods and configmaps with list, get and streaming
- * watch (resume from resourceVersion, 410 on compacted versions, bookmarks), plus fault injection,
- * so end-to-end tests exercise the real @kubernetes/client-node informer instead of a mock.
+ * watch (resume from resourceVersion, 410 on compacted versions, bookmarks), the pods/portforward
+ * WebSocket subresource (to the pod's status.podIP), plus fault injection, so end-to-end tests
+ * exercise the real @kubernetes/client-node informer and PortForward instead of a mock.
  */
 export class FakeKubeApi {
   readonly requests: RecordedRequest[] = [];
@@ -69,6 +77,7 @@ export class FakeKubeApi {
   private readonly store = new KubeObjectStore();
   private readonly watches = new Set<WatchStream>();
   private readonly routes: Route[] = [];
+  private readonly portForward = new PortForwardEndpoint((namespace, name) => this.store.get('pods', namespace, name) as V1Pod | undefined);
   private readonly watchFailures: InjectedFailures = { remaining: 0, statusCode: 500 };
   private readonly listFailures: InjectedFailures = { remaining: 0, statusCode: 500 };
   private compactedBefore = 0;
@@ -86,6 +95,7 @@ export class FakeKubeApi {
 
   async start(): Promise<void> {
     const server = createServer((req, res) => void this.handle(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.handleUpgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.port, this.host, () => resolve());
@@ -97,10 +107,12 @@ export class FakeKubeApi {
     }
   }
 
-  /** Closes every connection, open watches included (clients see the stream reset). */
+  /** Closes every connection, open watches and port-forwards included (clients see them reset). */
   async stop(): Promise<void> {
     clearInterval(this.bookmarkTimer);
     this.dropWatches();
+    // Upgraded sockets are no longer the HTTP server's: closeAllConnections() does not reach them.
+    this.dropPortForwards();
     const server = this.server;
     if (!server) return;
     this.server = undefined;
@@ -131,6 +143,21 @@ export class FakeKubeApi {
 
   get openWatches(): number {
     return this.watches.size;
+  }
+
+  /** Port-forward sessions accepted so far (WebSocket upgraded), open or not. */
+  get portForwards(): number {
+    return this.portForward.history.length;
+  }
+
+  /** Port-forward sessions whose WebSocket is still open. */
+  get activePortForwards(): number {
+    return this.portForward.activeCount;
+  }
+
+  /** Every accepted port-forward session, oldest first; filter by `pod` to count per pod. */
+  get portForwardSessions(): readonly PortForwardRecord[] {
+    return this.portForward.history;
   }
 
   // --- objects -----------------------------------------------------------------------------
@@ -192,6 +219,11 @@ export class FakeKubeApi {
     this.watches.clear();
   }
 
+  /** Destroys every active port-forward mid-stream: clients see the WebSocket drop, pods a reset. */
+  dropPortForwards(): void {
+    this.portForward.dropAll();
+  }
+
   /** Sends a BOOKMARK with the current resourceVersion to every bookmark-eligible open watch. */
   sendBookmarks(): void {
     this.watches.forEach((watch) => {
@@ -229,20 +261,35 @@ export class FakeKubeApi {
 
   // --- request handling ----------------------------------------------------------------------
 
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Until the WebSocket owns the socket, a client reset must not become an uncaught 'error'.
+    socket.on('error', () => socket.destroy());
+    const url = new URL(req.url ?? '/', 'http://fake-kube-api');
+    const query = Object.fromEntries(url.searchParams);
+    const portForward = req.method === 'GET' ? PORT_FORWARD_PATH.exec(url.pathname) : null;
+    this.record(req, url.pathname, query, { subresource: portForward ? 'portforward' : undefined });
+    if (!portForward) return rejectUpgrade(socket, kubeStatus(404, 'the server could not find the requested resource'));
+    this.portForward.upgrade(req, socket, head, portForward, query);
+  }
+
+  private record(req: IncomingMessage, path: string, query: Record<string, string>, extra: Partial<RecordedRequest>): void {
+    this.requests.push({
+      method: req.method ?? 'GET',
+      path,
+      query,
+      watch: query.watch === 'true' || query.watch === '1',
+      authorization: req.headers.authorization,
+      at: Date.now(),
+      ...extra,
+    });
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake-kube-api');
     const query = Object.fromEntries(url.searchParams);
     const method = req.method ?? 'GET';
     const core = CORE_PATH.exec(url.pathname);
-    this.requests.push({
-      method,
-      path: url.pathname,
-      query,
-      watch: query.watch === 'true' || query.watch === '1',
-      resource: core?.[2] as KubeResource | undefined,
-      authorization: req.headers.authorization,
-      at: Date.now(),
-    });
+    this.record(req, url.pathname, query, { resource: core?.[2] as KubeResource | undefined });
     try {
       const body = await readBody(req);
       const route = this.routes.find((candidate) => candidate.method === method && candidate.pattern.test(url.pathname));

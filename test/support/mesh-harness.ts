@@ -30,6 +30,8 @@ export interface MeshOptions {
   istiods: Array<Pick<SimulatedIstiodOptions, 'podName' | 'version' | 'proxies'> & Partial<SimulatedIstiodOptions>>;
   /** Extra/override proxy environment (strings, as in production). */
   env?: Record<string, string>;
+  /** The token issuer (the "cluster" that signs ServiceAccount tokens); created when absent. */
+  tokens?: TokenIssuer;
   /** Quiet by default; set to see the proxy's logs while debugging a test. */
   verbose?: boolean;
 }
@@ -41,9 +43,10 @@ export interface MeshOptions {
 export async function startMesh(options: MeshOptions): Promise<MeshHarness> {
   const workDir = mkdtempSync(join(tmpdir(), 'istioctl-proxy-test-'));
   const ca = await createCertificateAuthority();
-  const tokens = await createTokenIssuer();
+  const tokens = options.tokens ?? (await createTokenIssuer());
   const serving = await ca.issue({ commonName: 'istiod', dnsNames: [ISTIOD_SERVER_NAME] });
   writeFileSync(join(workDir, 'root-cert.pem'), ca.certPem);
+  writeFileSync(join(workDir, 'jwks.json'), JSON.stringify(tokens.jwks));
 
   const istiods = options.istiods.map(
     (spec) =>
@@ -66,6 +69,9 @@ export async function startMesh(options: MeshOptions): Promise<MeshHarness> {
     ISTIOD_ADDRESSES: istiods.map((istiod) => `${istiod.podName}=${istiod.address}`).join(','),
     UPSTREAM_CA_FILE: join(workDir, 'root-cert.pem'),
     FANOUT_TIMEOUT_MS: '3000',
+    AUTH_MODE: 'jwks',
+    JWT_JWKS_FILE: join(workDir, 'jwks.json'),
+    JWT_ISSUER: tokens.issuer,
     ...options.env,
   };
   if (!options.verbose) Logger.overrideLogger(false);

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule as NestDiscoveryModule } from '@nestjs/core';
+import { AuthModule } from '../auth/auth.module.js';
 import { DiscoveryModule } from '../discovery/discovery.module.js';
 import { AdsStreamService } from './ads-stream.service.js';
 import { AdsController } from './ads.controller.js';
@@ -14,7 +15,7 @@ import { SynczStrategy } from './merge/syncz.strategy.js';
 import { UpstreamCredentials } from './upstream-credentials.js';
 
 @Module({
-  imports: [DiscoveryModule, NestDiscoveryModule],
+  imports: [DiscoveryModule, AuthModule, NestDiscoveryModule],
   controllers: [AdsController],
   providers: [
     AdsStreamService,

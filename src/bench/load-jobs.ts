@@ -1,0 +1,81 @@
+/** The work the runner hands to the load client process, and what comes back. */
+
+export interface RequestSpec {
+  typeUrl: string;
+  resourceNames: string[];
+  /** An answer with fewer resources (summed over a sequential fan-out) counts as an error. */
+  minResources: number;
+}
+
+/** One way of getting an answer: one address, or several asked one after another (sequential fan-out). */
+export interface VariantSpec {
+  label: string;
+  addresses: string[];
+  request: RequestSpec;
+}
+
+export interface LatencyJob {
+  variants: VariantSpec[];
+  warmupOps: number;
+  reps: number;
+  /** Operations per variant per repetition; variants take turns operation by operation. */
+  opsPerRep: number;
+  timeoutMs: number;
+  /** Stop starting operations after this long; the result is then marked truncated. */
+  budgetMs: number;
+}
+
+export interface VariantResult {
+  label: string;
+  samplesMs: number[];
+  repMediansMs: number[];
+  errors: number;
+  errorMessages: string[];
+  /** Of the last successful operation. */
+  resources: number;
+  /** Encoded size of the last successful answer's resources (summed over a sequential fan-out). */
+  resourceBytes: number;
+}
+
+export interface LatencyResult {
+  variants: VariantResult[];
+  truncated: boolean;
+}
+
+export interface ConcurrencyJob {
+  address: string;
+  request: RequestSpec;
+  /** Concurrent istioctl users, each on its own connection. */
+  concurrency: number;
+  /** Requests each user makes one after another (each on a new stream, as istioctl does). */
+  requestsPerStream: number;
+  warmupPerStream: number;
+  timeoutMs: number;
+  budgetMs: number;
+}
+
+export interface ConcurrencyResult {
+  samplesMs: number[];
+  errors: number;
+  errorMessages: string[];
+  /** From the first measured request's start to the last one's end. */
+  wallMs: number;
+  truncated: boolean;
+}
+
+export interface BurstJob {
+  address: string;
+  request: RequestSpec;
+  /** Identical requests started at once on one connection (one caller). */
+  count: number;
+  timeoutMs: number;
+}
+
+export interface BurstResult {
+  samplesMs: number[];
+  errors: number;
+  errorMessages: string[];
+  wallMs: number;
+}
+
+export const LOAD_COMMANDS = { latency: 'latency', concurrency: 'concurrency', burst: 'burst' } as const;

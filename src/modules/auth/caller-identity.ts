@@ -1,0 +1,24 @@
+/** Who is calling, as established by the token verifier. */
+export interface CallerIdentity {
+  /** e.g. `system:serviceaccount:istio-system:default`. */
+  subject: string;
+  namespace?: string;
+  serviceAccount?: string;
+  /** Token expiry in ms since epoch, when known. */
+  expiresAtMs?: number;
+}
+
+const SERVICE_ACCOUNT_SUBJECT = /^system:serviceaccount:([^:]+):([^:]+)$/;
+
+export function identityFromSubject(subject: string, expiresAtMs?: number): CallerIdentity {
+  const match = SERVICE_ACCOUNT_SUBJECT.exec(subject);
+  return { subject, namespace: match?.[1], serviceAccount: match?.[2], expiresAtMs };
+}
+
+/** Thrown by verifiers: `reason` says which check failed and never contains the token. */
+export class TokenRejected extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'TokenRejected';
+  }
+}

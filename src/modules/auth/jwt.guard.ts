@@ -1,0 +1,66 @@
+import { Metadata, status } from '@grpc/grpc-js';
+import { CanActivate, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import { RpcException } from '@nestjs/microservices';
+import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
+import { CallerIdentities } from './caller-identities.js';
+import { CallerIdentity, TokenRejected } from './caller-identity.js';
+import { TokenVerifier } from './token-verifier.js';
+
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+export const MISSING_TOKEN_MESSAGE =
+  'missing bearer token in the "authorization" metadata: istioctl sends its token only in its default mode, ' +
+  'not with --plaintext or --cert-dir; drop those flags (TLS is served on this port)';
+
+/**
+ * Runs before any fan-out: no istiod is contacted for a caller whose token does not verify. Throws
+ * RpcException (a guard returning false would surface as UNKNOWN); messages never echo the token.
+ */
+@Injectable()
+export class JwtGuard implements CanActivate {
+  private readonly logger = new Logger('Auth');
+
+  constructor(
+    private readonly verifier: TokenVerifier,
+    private readonly identities: CallerIdentities,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const metadata = context.switchToRpc().getContext<Metadata>();
+    const identity = await this.authenticate(metadata);
+    this.authorize(identity);
+    this.identities.set(metadata, identity);
+    return true;
+  }
+
+  private async authenticate(metadata: Metadata): Promise<CallerIdentity> {
+    if (this.verifier.mode === 'none') return this.verifier.verify('');
+    const header = metadata.get('authorization')[0];
+    if (header === undefined || header === '') throw this.reject(status.UNAUTHENTICATED, MISSING_TOKEN_MESSAGE);
+    const token = BEARER.exec(header.toString())?.[1];
+    if (!token) throw this.reject(status.UNAUTHENTICATED, 'malformed "authorization" metadata: expected "Bearer <token>"');
+    try {
+      return await this.verifier.verify(token);
+    } catch (err) {
+      const reason = err instanceof TokenRejected ? err.reason : 'token could not be verified';
+      throw this.reject(status.UNAUTHENTICATED, `authentication failed: ${reason}`);
+    }
+  }
+
+  private authorize(identity: CallerIdentity): void {
+    const { authAllowedNamespaces: namespaces, authAllowedSubjects: subjects } = this.config;
+    if (namespaces.length === 0 && subjects.length === 0) return;
+    const allowed = subjects.includes(identity.subject) || (!!identity.namespace && namespaces.includes(identity.namespace));
+    if (!allowed) {
+      throw this.reject(
+        status.PERMISSION_DENIED,
+        `caller ${identity.subject} is not allowed by AUTH_ALLOWED_NAMESPACES/AUTH_ALLOWED_SUBJECTS`,
+      );
+    }
+  }
+
+  private reject(code: status, message: string): RpcException {
+    this.logger.warn(`rejected a call: ${message}`);
+    return new RpcException({ code, message });
+  }
+}
