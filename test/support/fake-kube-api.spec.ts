@@ -1,3 +1,5 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   ApiException,
@@ -5,6 +7,7 @@ import {
   KubeConfig,
   ListWatch,
   makeInformer,
+  PortForward,
   Watch,
   type Informer,
   type KubernetesObject,
@@ -12,7 +15,9 @@ import {
   type V1ConfigMap,
   type V1Pod,
 } from '@kubernetes/client-node';
+import type { WebSocket } from 'ws';
 import { FakeKubeApi, type FakeKubeApiOptions } from './fake-kube-api.js';
+import { freePort } from './ports.js';
 
 const PODS_PATH = '/api/v1/namespaces/istio-system/pods';
 const SELECTOR = 'app=istiod';
@@ -357,5 +362,147 @@ describe('FakeKubeApi driven by the real client-node informer', () => {
     const [replayed, bookmark] = text.trim().split('\n').map((line) => JSON.parse(line) as { type: string; object: KubernetesObject });
     expect(replayed).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'istiod-b', resourceVersion: '2' } } });
     expect(bookmark).toEqual({ type: 'BOOKMARK', object: { apiVersion: 'v1', kind: 'Pod', metadata: { resourceVersion: '2' } } });
+  });
+});
+
+/** A TCP server standing in for a pod's container port; `onConnection` decides what it does. */
+async function startPodServer(onConnection: (socket: Socket) => void): Promise<{ server: Server; port: number; sockets: Set<Socket> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  cleanups.push(async () => {
+    sockets.forEach((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('pod server has no TCP address');
+  return { server, port: address.port, sockets };
+}
+
+interface Forwarded {
+  ws: WebSocket;
+  input: PassThrough;
+  received: () => Buffer;
+  errors: () => string;
+  closed: Promise<number>;
+}
+
+/** client-node's PortForward, exactly as the product calls it (one port, no retries). */
+async function forward(api: FakeKubeApi, pod: string, port: number): Promise<Forwarded> {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  const errorOutput = new PassThrough();
+  const received: Buffer[] = [];
+  let errors = '';
+  output.on('data', (chunk: Buffer) => received.push(chunk));
+  errorOutput.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const ws = await new PortForward(api.kubeConfig()).portForward('istio-system', pod, [port], output, errorOutput, input);
+  if (typeof ws === 'function') throw new Error('expected a WebSocket (no retryCount given)');
+  const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
+  cleanups.push(async () => ws.terminate());
+  return { ws, input, received: () => Buffer.concat(received), errors: () => errors, closed };
+}
+
+describe('FakeKubeApi pods/portforward driven by the real client-node PortForward', () => {
+  it('pipes both directions between the WebSocket and the pod IP, accounting the session', async () => {
+    const api = await startApi({ token: 'pf-token' });
+    const pod = await startPodServer((socket) => socket.pipe(socket));
+    api.upsertPod(api.istiodPod({ name: 'istiod-a', ip: '127.0.0.1' }));
+
+    const session = await forward(api, 'istiod-a', pod.port);
+    session.input.write('ping');
+    session.input.write(Buffer.from([0, 1, 2, 255]));
+
+    // The 2-byte port prefix of each channel is consumed by client-node, not delivered as data.
+    await eventually(() => expect(session.received()).toEqual(Buffer.concat([Buffer.from('ping'), Buffer.from([0, 1, 2, 255])])));
+    expect(session.ws.protocol).toBe('v4.channel.k8s.io');
+    expect(session.errors()).toBe('');
+    expect(api.portForwards).toBe(1);
+    expect(api.activePortForwards).toBe(1);
+    expect(api.portForwardSessions).toEqual([{ namespace: 'istio-system', pod: 'istiod-a', port: pod.port, at: expect.any(Number) }]);
+    expect(api.requests.at(-1)).toMatchObject({
+      method: 'GET',
+      path: '/api/v1/namespaces/istio-system/pods/istiod-a/portforward',
+      query: { ports: String(pod.port) },
+      subresource: 'portforward',
+      authorization: 'Bearer pf-token',
+    });
+
+    // The client ending its input closes the WebSocket (v4 has no half-close); the pod side follows.
+    session.input.end();
+    expect(await session.closed).toBe(1000);
+    await eventually(() => expect(pod.sockets.size).toBe(0));
+    await eventually(() => expect(api.activePortForwards).toBe(0));
+    expect(api.portForwards).toBe(1);
+  });
+
+  it('closes the WebSocket when the pod closes the connection', async () => {
+    const api = await startApi();
+    const pod = await startPodServer((socket) => socket.end('bye'));
+    api.upsertPod(api.istiodPod({ name: 'istiod-a', ip: '127.0.0.1' }));
+
+    const session = await forward(api, 'istiod-a', pod.port);
+
+    expect(await session.closed).toBe(1000);
+    expect(session.received().toString()).toBe('bye');
+    await eventually(() => expect(api.activePortForwards).toBe(0));
+  });
+
+  it('reports a refused pod port on the error channel and closes', async () => {
+    const api = await startApi();
+    const port = await freePort();
+    api.upsertPod(api.istiodPod({ name: 'istiod-a', ip: '127.0.0.1' }));
+
+    const session = await forward(api, 'istiod-a', port);
+
+    expect(await session.closed).toBe(1000);
+    expect(session.errors()).toMatch(new RegExp(`^error forwarding port ${port} to pod istiod-a: .*ECONNREFUSED`));
+  });
+
+  it('answers 404 for a missing pod and 400 for a pod without IP, without upgrading', async () => {
+    const api = await startApi();
+    api.upsertPod(api.istiodPod({ name: 'pending' }));
+
+    await expect(forward(api, 'absent', 15012)).rejects.toMatchObject({ message: 'Unexpected server response: 404' });
+    await expect(forward(api, 'pending', 15012)).rejects.toMatchObject({ message: 'Unexpected server response: 400' });
+    expect(api.portForwards).toBe(0);
+    expect(api.count()).toBe(2);
+  });
+
+  it('dropPortForwards() destroys active sessions on both sides; new sessions still work', async () => {
+    const api = await startApi();
+    const pod = await startPodServer((socket) => socket.pipe(socket));
+    api.upsertPod(api.istiodPod({ name: 'istiod-a', ip: '127.0.0.1' }));
+    const first = await forward(api, 'istiod-a', pod.port);
+    const second = await forward(api, 'istiod-a', pod.port);
+    await eventually(() => expect(pod.sockets.size).toBe(2));
+
+    api.dropPortForwards();
+
+    // 1006: closed without a close frame, as when the connection to the API server is cut.
+    expect(await Promise.all([first.closed, second.closed])).toEqual([1006, 1006]);
+    await eventually(() => expect(pod.sockets.size).toBe(0));
+    expect(api.activePortForwards).toBe(0);
+    const third = await forward(api, 'istiod-a', pod.port);
+    third.input.write('again');
+    await eventually(() => expect(third.received().toString()).toBe('again'));
+    expect(api.portForwards).toBe(3);
+  });
+
+  it('stop() ends open port-forwards instead of waiting for them', async () => {
+    const api = new FakeKubeApi();
+    await api.start();
+    const pod = await startPodServer((socket) => socket.pipe(socket));
+    api.upsertPod(api.istiodPod({ name: 'istiod-a', ip: '127.0.0.1' }));
+    const session = await forward(api, 'istiod-a', pod.port);
+
+    await api.stop();
+
+    expect(await session.closed).toBe(1006);
   });
 });

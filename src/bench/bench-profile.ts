@@ -1,0 +1,37 @@
+/** Sizes of every scenario: `full` is the issue's benchmark, `smoke` proves the code path in seconds. */
+export interface BenchProfile {
+  name: 'full' | 'smoke';
+  reps: number;
+  warmupOps: number;
+  /** istioctl's own default wait for an answer. */
+  requestTimeoutMs: number;
+  fanout: { istiods: number; proxiesEach: number; delayMs: number; opsPerRep: number; budgetMs: number };
+  largeMesh: { istiods: number; proxiesEach: number; opsPerRep: number; budgetMs: number };
+  concurrency: { istiods: number; proxiesEach: number; concurrency: number; requestsPerStream: number; warmupPerStream: number; budgetMs: number };
+  coalescing: { istiods: number; proxiesEach: number; delayMs: number; burst: number; budgetMs: number };
+  configDump: { istiods: number; proxiesEach: number; othersDelayMs: number; holderDelayMs: number; opsPerRep: number; budgetMs: number };
+}
+
+export const FULL_PROFILE: BenchProfile = {
+  name: 'full',
+  reps: 5,
+  warmupOps: 3,
+  requestTimeoutMs: 30_000,
+  fanout: { istiods: 10, proxiesEach: 50, delayMs: 20, opsPerRep: 10, budgetMs: 180_000 },
+  largeMesh: { istiods: 20, proxiesEach: 1_000, opsPerRep: 1, budgetMs: 300_000 },
+  concurrency: { istiods: 5, proxiesEach: 20, concurrency: 200, requestsPerStream: 20, warmupPerStream: 1, budgetMs: 180_000 },
+  coalescing: { istiods: 3, proxiesEach: 50, delayMs: 20, burst: 100, budgetMs: 120_000 },
+  configDump: { istiods: 10, proxiesEach: 50, othersDelayMs: 5, holderDelayMs: 20, opsPerRep: 10, budgetMs: 120_000 },
+};
+
+export const SMOKE_PROFILE: BenchProfile = {
+  name: 'smoke',
+  reps: 1,
+  warmupOps: 1,
+  requestTimeoutMs: 10_000,
+  fanout: { istiods: 2, proxiesEach: 3, delayMs: 2, opsPerRep: 2, budgetMs: 20_000 },
+  largeMesh: { istiods: 2, proxiesEach: 20, opsPerRep: 1, budgetMs: 20_000 },
+  concurrency: { istiods: 2, proxiesEach: 3, concurrency: 5, requestsPerStream: 3, warmupPerStream: 1, budgetMs: 20_000 },
+  coalescing: { istiods: 2, proxiesEach: 3, delayMs: 5, burst: 5, budgetMs: 20_000 },
+  configDump: { istiods: 2, proxiesEach: 3, othersDelayMs: 1, holderDelayMs: 2, opsPerRep: 2, budgetMs: 20_000 },
+};
