@@ -1,38 +1,72 @@
 import 'reflect-metadata';
 import { INestApplication, Logger, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { HealthImplementation } from 'grpc-health-check';
 import { AppModule } from './app.module.js';
+import { ADS_SERVICE } from './common/proto.js';
 import { AppConfig } from './config/app-config.js';
 import { grpcServerOptions } from './grpc-server.options.js';
+import { LifecycleService } from './modules/lifecycle/lifecycle.service.js';
+import { PinoLogger } from './modules/logging/pino-logger.js';
+import { createServingCredentials } from './modules/tls/serving-credentials.js';
 
 export interface RunningProxy {
   app: INestApplication;
   config: AppConfig;
+  /** SIGTERM behaviour: readiness 503 at once, new streams refused, in-flight requests finish (bounded), then close. */
+  shutdown(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Builds and starts the hybrid app: gRPC ADS on GRPC_PORT, HTTP (health) on HTTP_PORT. */
+/**
+ * Builds and starts the hybrid app: gRPC ADS on GRPC_PORT, HTTP (health, metrics) on HTTP_PORT.
+ * `logger`: a Nest logger to use instead of JSON logs on stdout, or false for none (tests).
+ */
 export async function startProxy(config: AppConfig, logger?: LoggerService | false): Promise<RunningProxy> {
-  const app = await NestFactory.create(AppModule.forRoot(config), {
-    logger: logger ?? nestLogLevels(config.logLevel),
-    abortOnError: false,
-  });
-  app.connectMicroservice(grpcServerOptions(config), { inheritAppConfig: true });
+  const appLogger = logger === undefined ? new PinoLogger(config.logLevel) : logger;
+  if (appLogger) Logger.overrideLogger(appLogger);
+  const serving = await createServingCredentials(
+    {
+      plaintext: config.plaintext,
+      certFile: config.tlsCertFile,
+      keyFile: config.tlsKeyFile,
+      clientCaFile: config.tlsClientCaFile,
+      refreshIntervalMs: config.tlsReloadIntervalMs,
+    },
+    new Logger('Tls'),
+  );
+  const grpcHealth = new HealthImplementation({ '': 'NOT_SERVING', [ADS_SERVICE]: 'NOT_SERVING' });
+  let app: INestApplication | undefined;
   try {
+    app = await NestFactory.create(AppModule.forRoot(config, grpcHealth), { logger: appLogger, abortOnError: false });
+    app.connectMicroservice(grpcServerOptions(config, serving.credentials, grpcHealth), { inheritAppConfig: true });
     await app.startAllMicroservices();
     await app.listen(config.httpPort, config.httpHost);
   } catch (err) {
-    await app.close().catch(() => undefined);
+    serving.close();
+    await app?.close().catch(() => undefined);
     throw err;
   }
   new Logger('Bootstrap').log(
-    `serving ADS on ${config.grpcHost}:${config.grpcPort} (${config.plaintext ? 'plaintext' : 'TLS'}), HTTP on ${config.httpHost}:${config.httpPort}`,
+    `serving ADS on ${config.grpcHost}:${config.grpcPort} (${serving.mode === 'plaintext' ? 'plaintext' : `TLS, ${serving.mode}`}), HTTP on ${config.httpHost}:${config.httpPort}`,
   );
-  return { app, config, close: () => app.close() };
-}
-
-function nestLogLevels(level: AppConfig['logLevel']): Array<'debug' | 'log' | 'warn' | 'error' | 'fatal'> {
-  const order = ['debug', 'log', 'warn', 'error', 'fatal'] as const;
-  const from = level === 'info' ? 'log' : level;
-  return order.slice(order.indexOf(from));
+  const running = app;
+  const close = async () => {
+    await running.close();
+    serving.close();
+  };
+  return {
+    app: running,
+    config,
+    close,
+    async shutdown() {
+      const lifecycle = running.get(LifecycleService);
+      lifecycle.beginShutdown();
+      const log = new Logger('Shutdown');
+      log.log(`draining ${lifecycle.inFlightRequests} in-flight requests (up to ${config.shutdownTimeoutMs} ms)`);
+      const drained = await lifecycle.drained(config.shutdownTimeoutMs);
+      if (!drained) log.warn(`SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs} reached with ${lifecycle.inFlightRequests} requests in flight`);
+      await close();
+    },
+  };
 }

@@ -5,9 +5,18 @@ import { startProxy } from './bootstrap.js';
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const proxy = await startProxy(config);
+  let stopping = false;
   const shutdown = (signal: string) => {
-    console.error(`${signal} received, shutting down`);
-    void proxy.close().then(() => process.exit(0));
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`${signal} received, draining and shutting down\n`);
+    proxy.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
@@ -15,6 +24,6 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   const message = err instanceof ConfigError ? err.message : `startup failed: ${(err as Error)?.stack ?? String(err)}`;
-  console.error(message);
+  process.stderr.write(`${message}\n`);
   process.exit(1);
 });

@@ -30,7 +30,7 @@ function runMain(env: Record<string, string>): { child: ChildProcess; exited: Pr
 describe('node dist/main.js (the container entry point)', () => {
   it.each([
     [{ GRPC_PORT: 'abc' }, 'Invalid environment: GRPC_PORT=abc is not a port'],
-    [{ PLAINTEXT: '' }, 'TLS_CERT_FILE/TLS_KEY_FILE must be set to serve TLS'],
+    [{ PLAINTEXT: '', TLS_CERT_FILE: '/etc/tls/tls.crt' }, 'Invalid environment: TLS_KEY_FILE must be set when TLS_CERT_FILE is'],
     [{ TLS_CERT_FILE: '/nonexistent/cert.pem', TLS_KEY_FILE: '/nonexistent/key.pem', PLAINTEXT: '' }, 'TLS_CERT_FILE=/nonexistent/cert.pem cannot be read'],
     [{ MERGE_PLUGINS: './nope.js' }, 'MERGE_PLUGINS plugin "./nope.js" could not be loaded'],
   ])('stops with exit 1 and names the variable for %o', async (override, message) => {

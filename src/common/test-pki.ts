@@ -89,5 +89,5 @@ export async function createCertificateAuthority(commonName = 'istioctl-proxy te
 export async function createSelfSigned(commonName: string, dnsNames: string[], ips: string[] = []): Promise<PemPair> {
   const ca = await createCertificateAuthority(`${commonName} (self-signed issuer)`);
   const leaf = await ca.issue({ commonName, dnsNames, ips });
-  return { certPem: leaf.certPem + ca.certPem, keyPem: leaf.keyPem };
+  return { certPem: `${leaf.certPem.trimEnd()}\n${ca.certPem.trimEnd()}\n`, keyPem: leaf.keyPem };
 }

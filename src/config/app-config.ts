@@ -7,6 +7,8 @@ export interface AppConfig {
   plaintext: boolean;
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  tlsClientCaFile?: string;
+  tlsReloadIntervalMs: number;
   maxMessageBytes: number;
 
   discovery: 'static' | 'kubernetes';
@@ -25,6 +27,13 @@ export interface AppConfig {
   deadlineMarginMs: number;
   partialResults: 'allow' | 'deny';
   controlPlaneId: string;
+  responseCacheMs: number;
+  maxConcurrentStreams: number;
+  maxStreamsPerCaller: number;
+  shutdownTimeoutMs: number;
+  readyRequiresReachable: boolean;
+  reachableWindowMs: number;
+  grpcKeepaliveMs: number;
   mergePlugins: string[];
 
   upstreamPlaintext: boolean;

@@ -33,8 +33,8 @@ describe('loadConfig', () => {
     [{ ISTIOD_ADDRESSES: 'a=host:notaport' }, 'ISTIOD_ADDRESSES entry "a=host:notaport" is not name=host:port'],
     [{ ISTIOD_ADDRESSES: 'a=h:1,a=h:2' }, 'ISTIOD_ADDRESSES lists the name "a" twice'],
     [{ ISTIOD_ADDRESSES: '' }, 'ISTIOD_ADDRESSES must list at least one name=host:port'],
-    [{ PLAINTEXT: '' }, 'TLS_CERT_FILE/TLS_KEY_FILE must be set to serve TLS'],
-    [{ PLAINTEXT: '', TLS_CERT_FILE: '/c.pem' }, 'TLS_KEY_FILE must be set'],
+    [{ AUTH_MODE: 'jwks' }, 'JWT_JWKS_URI or JWT_ISSUER (OIDC discovery) or JWT_JWKS_FILE must be set when AUTH_MODE=jwks'],
+    [{ UPSTREAM_MODE: 'port-forward' }, 'UPSTREAM_MODE=port-forward needs DISCOVERY=kubernetes'],
     [{ UPSTREAM_INSECURE: '' }, 'UPSTREAM_CA_FILE must be set to verify istiod'],
   ])('rejects %o naming the variable', (override, message) => {
     expect(() => loadConfig({ ...base, ...override })).toThrow(message);

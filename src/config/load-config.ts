@@ -23,6 +23,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     plaintext: read.boolean('PLAINTEXT', false),
     tlsCertFile: read.optionalString('TLS_CERT_FILE'),
     tlsKeyFile: read.optionalString('TLS_KEY_FILE'),
+    tlsClientCaFile: read.optionalString('TLS_CLIENT_CA_FILE'),
+    tlsReloadIntervalMs: read.integer('TLS_RELOAD_INTERVAL_MS', 5_000, { min: 50, max: 3_600_000 }),
     maxMessageBytes: read.integer('MAX_MESSAGE_BYTES', 256 * MIB, { min: 4 * MIB, max: MAX_GRPC_MESSAGE_BYTES }),
 
     discovery,
@@ -42,6 +44,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
     partialResults: read.choice('PARTIAL_RESULTS', 'allow', ['allow', 'deny'] as const),
     controlPlaneId: read.string('CONTROL_PLANE_ID', '<external>'),
     mergePlugins: read.list('MERGE_PLUGINS'),
+    responseCacheMs: read.integer('RESPONSE_CACHE_MS', 0, { min: 0, max: 600_000 }),
+    maxConcurrentStreams: read.integer('MAX_CONCURRENT_STREAMS', 1000, { min: 1, max: 1_000_000 }),
+    maxStreamsPerCaller: read.integer('MAX_STREAMS_PER_CALLER', 100, { min: 1, max: 1_000_000 }),
+    shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 20_000, { min: 0, max: 600_000 }),
+    readyRequiresReachable: read.boolean('READY_REQUIRES_REACHABLE', false),
+    reachableWindowMs: read.integer('READY_REACHABLE_WINDOW_MS', 60_000, { min: 1000, max: 3_600_000 }),
+    grpcKeepaliveMs: read.integer('GRPC_KEEPALIVE_MS', 60_000, { min: 10_000, max: 3_600_000 }),
 
     upstreamPlaintext: read.boolean('UPSTREAM_PLAINTEXT', false),
     upstreamInsecure: read.boolean('UPSTREAM_INSECURE', false),
@@ -69,13 +78,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
 }
 
 function validateCombinations(config: AppConfig): void {
-  if (!config.plaintext && !(config.tlsCertFile && config.tlsKeyFile)) {
-    const missing = config.tlsCertFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE';
-    throw new ConfigError(
-      config.tlsCertFile || config.tlsKeyFile ? missing : 'TLS_CERT_FILE/TLS_KEY_FILE',
-      'must be set to serve TLS (both TLS_CERT_FILE and TLS_KEY_FILE), or set PLAINTEXT=true to serve plaintext',
-    );
-  }
+  // TLS files are checked (and, when absent, replaced by a self-signed certificate) by the
+  // serving-credentials module at start, which also reloads them.
   if (config.discovery === 'static' && config.staticInstances.length === 0) {
     throw new ConfigError('ISTIOD_ADDRESSES', 'must list at least one name=host:port when DISCOVERY=static');
   }

@@ -1,9 +1,16 @@
 import { Metadata, ServerDuplexStream, status } from '@grpc/grpc-js';
-import { Injectable } from '@nestjs/common';
-import { EMPTY, Observable, concatMap, defer, map } from 'rxjs';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { RpcException } from '@nestjs/microservices';
+import { EMPTY, Observable, catchError, concatMap, defer, finalize, map, tap, throwError } from 'rxjs';
+import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
 import { DiscoveryRequest, DiscoveryResponse, XdsNode } from '../../common/xds-types.js';
-import { AggregationService, MISSING_INSTANCES_HEADER } from './aggregation.service.js';
+import { CallerIdentities } from '../auth/caller-identities.js';
+import { CallerIdentity } from '../auth/caller-identity.js';
+import { LifecycleService } from '../lifecycle/lifecycle.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { AggregateOutcome, AggregationService, MISSING_INSTANCES_HEADER } from './aggregation.service.js';
 import { rpcError } from './grpc-errors.js';
+import { StreamLimits } from './stream-limits.js';
 
 /** What one StreamAggregatedResources call remembers between its requests. */
 class StreamState {
@@ -24,6 +31,8 @@ class StreamState {
   }
 }
 
+type AdsCall = ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+
 /**
  * Serves one istioctl stream: every request gets exactly one response (in request order), ACKs get
  * none, and the stream stays open until the client half-closes or cancels (istioctl does neither
@@ -31,9 +40,32 @@ class StreamState {
  */
 @Injectable()
 export class AdsStreamService {
-  constructor(private readonly aggregation: AggregationService) {}
+  private readonly logger = new Logger('Requests');
+  private readonly limits: StreamLimits;
 
-  serve(requests$: Observable<DiscoveryRequest>, metadata: Metadata, call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): Observable<DiscoveryResponse> {
+  constructor(
+    private readonly aggregation: AggregationService,
+    private readonly identities: CallerIdentities,
+    private readonly lifecycle: LifecycleService,
+    private readonly metrics: MetricsService,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.limits = new StreamLimits(config.maxConcurrentStreams, config.maxStreamsPerCaller);
+  }
+
+  serve(requests$: Observable<DiscoveryRequest>, metadata: Metadata, call: AdsCall): Observable<DiscoveryResponse> {
+    if (this.lifecycle.isShuttingDown) {
+      return throwError(() => rpcError(status.UNAVAILABLE, 'istioctl-proxy is shutting down; retry against another replica'));
+    }
+    const identity = this.identities.get(metadata);
+    const caller = identity?.subject ?? 'unverified';
+    let release: () => void;
+    try {
+      release = this.limits.acquire(caller);
+    } catch (err) {
+      return throwError(() => err);
+    }
+    this.metrics.openStreams.inc();
     const state = new StreamState();
     const trailers = new Metadata();
     // Nest ends the call with a bare end(); route our trailers through it.
@@ -49,7 +81,7 @@ export class AdsStreamService {
             state.node = request.node;
           }
           if (state.isAck(request)) return EMPTY;
-          return this.aggregation.aggregate(request, state.node, { metadata, deadline }).pipe(
+          return this.answer(request, state.node, { metadata, deadline, identity }, caller).pipe(
             map(({ response, missing }) => {
               state.recordSent(response);
               for (const failed of missing) state.missing.add(failed.instance.name);
@@ -65,7 +97,63 @@ export class AdsStreamService {
           );
         }),
       ),
+      finalize(() => {
+        release();
+        this.metrics.openStreams.dec();
+      }),
     );
+  }
+
+  /** One request: counted in flight (for graceful shutdown), measured, and logged on one line. */
+  private answer(request: DiscoveryRequest, node: XdsNode, context: { metadata: Metadata; deadline?: Date; identity?: CallerIdentity }, caller: string): Observable<AggregateOutcome> {
+    const started = performance.now();
+    let done = false;
+    this.lifecycle.requestStarted();
+    const settle = () => {
+      if (!done) {
+        done = true;
+        this.lifecycle.requestFinished();
+      }
+    };
+    return this.aggregation.aggregate(request, node, context).pipe(
+      tap((outcome) => {
+        this.metrics.requests.inc({ type_url: request.type_url, code: 'OK' });
+        this.logger.log({
+          msg: 'istioctl request',
+          caller,
+          type_url: request.type_url,
+          resource_names: request.resource_names,
+          instances_asked: outcome.stats.asked,
+          instances_answered: outcome.stats.answered,
+          instances_failed: outcome.stats.failed,
+          instances_skipped: outcome.stats.skipped,
+          coalesced: outcome.coalesced,
+          resources: outcome.response.resources.length,
+          duration_ms: Math.round(performance.now() - started),
+          code: 'OK',
+        });
+      }),
+      catchError((err: unknown) => {
+        const code = err instanceof RpcException ? (err.getError() as { code?: number }).code : undefined;
+        const codeName = status[code ?? status.UNKNOWN] ?? 'UNKNOWN';
+        this.metrics.requests.inc({ type_url: request.type_url, code: codeName });
+        this.logger.warn({
+          msg: 'istioctl request failed',
+          caller,
+          type_url: request.type_url,
+          resource_names: request.resource_names,
+          duration_ms: Math.round(performance.now() - started),
+          code: codeName,
+          error: err instanceof RpcException ? (err.getError() as { message?: string }).message : String(err),
+        });
+        return throwError(() => err);
+      }),
+      finalize(settle),
+    );
+  }
+
+  get openStreams(): number {
+    return this.limits.open;
   }
 }
 

@@ -6,6 +6,7 @@ import { AdsStreamService } from './ads-stream.service.js';
 import { AdsController } from './ads.controller.js';
 import { AggregationService } from './aggregation.service.js';
 import { FanoutService } from './fanout.service.js';
+import { InstanceHealth } from './instance-health.js';
 import { IstiodClientPool, UpstreamCaller } from './istiod.client.js';
 import { ConfigDumpStrategy } from './merge/config-dump.strategy.js';
 import { ConnectionsStrategy } from './merge/connections.strategy.js';
@@ -21,6 +22,7 @@ import { UpstreamCredentials } from './upstream-credentials.js';
     AdsStreamService,
     AggregationService,
     FanoutService,
+    InstanceHealth,
     UpstreamCredentials,
     IstiodClientPool,
     { provide: UpstreamCaller, useExisting: IstiodClientPool },
@@ -30,6 +32,6 @@ import { UpstreamCredentials } from './upstream-credentials.js';
     InternalDebugStrategy,
     ConnectionsStrategy,
   ],
-  exports: [IstiodClientPool, StrategyRegistry],
+  exports: [IstiodClientPool, StrategyRegistry, InstanceHealth, AdsStreamService],
 })
 export class AggregationModule {}

@@ -1,4 +1,4 @@
-import { Client, ClientDuplexStream, Metadata } from '@grpc/grpc-js';
+import { Client, ClientDuplexStream, Metadata, connectivityState } from '@grpc/grpc-js';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Observable, Subscription } from 'rxjs';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
@@ -85,6 +85,19 @@ export class IstiodClientPool extends UpstreamCaller implements OnModuleDestroy 
         }
       };
     });
+  }
+
+  /** gRPC connectivity state of the instance's channel (IDLE, CONNECTING, READY, TRANSIENT_FAILURE, SHUTDOWN). */
+  channelState(name: string): string {
+    const channel = this.channels.get(name);
+    if (!channel) return 'NONE';
+    return connectivityState[channel.client.getChannel().getConnectivityState(false)] ?? 'UNKNOWN';
+  }
+
+  /** Reachability probe: connects the channel (TCP + TLS) without sending a request or a token. */
+  probe(instance: IstiodInstance, timeoutMs: number): Promise<boolean> {
+    const channel = this.channelFor(instance);
+    return new Promise((resolve) => channel.client.waitForReady(new Date(Date.now() + timeoutMs), (err) => resolve(!err)));
   }
 
   /** Channels currently held, for diagnostics and leak tests. */

@@ -1,6 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { Logger, Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { DiscoveryModule, KUBE_CONFIG } from '../discovery/discovery.module.js';
 import { loadKubeConfig } from '../discovery/kube/kube-config.factory.js';
 import { CallerIdentities } from './caller-identities.js';
@@ -10,7 +11,7 @@ import { NoneVerifier } from './none.verifier.js';
 import { TokenVerifier } from './token-verifier.js';
 import { TokenReviewVerifier } from './tokenreview.verifier.js';
 
-function createVerifier(config: AppConfig, discoveryKubeConfig?: KubeConfig): TokenVerifier {
+function createVerifier(config: AppConfig, metrics: MetricsService, discoveryKubeConfig?: KubeConfig): TokenVerifier {
   switch (config.authMode) {
     case 'none':
       new Logger('Auth').warn('AUTH_MODE=none: callers are NOT authenticated by the proxy (istiod still checks the forwarded token)');
@@ -28,7 +29,13 @@ function createVerifier(config: AppConfig, discoveryKubeConfig?: KubeConfig): To
       const kubeConfig = config.authKubeconfig
         ? loadKubeConfig(undefined, config.authKubeconfig, 'AUTH_KUBECONFIG')
         : (discoveryKubeConfig ?? loadKubeConfig(config.kubeContext, config.kubeconfigPath));
-      return new TokenReviewVerifier({ kubeConfig, audiences: config.jwtAudiences, maxCacheEntries: config.tokenCacheSize });
+      return new TokenReviewVerifier({
+        kubeConfig,
+        audiences: config.jwtAudiences,
+        maxCacheEntries: config.tokenCacheSize,
+        onReview: (outcome) => metrics.tokenReviews.inc({ outcome }),
+        onCacheHit: () => metrics.tokenReviewCacheHits.inc(),
+      });
     }
   }
 }
@@ -38,7 +45,7 @@ function createVerifier(config: AppConfig, discoveryKubeConfig?: KubeConfig): To
   providers: [
     CallerIdentities,
     JwtGuard,
-    { provide: TokenVerifier, inject: [APP_CONFIG, KUBE_CONFIG], useFactory: createVerifier },
+    { provide: TokenVerifier, inject: [APP_CONFIG, MetricsService, KUBE_CONFIG], useFactory: createVerifier },
   ],
   exports: [CallerIdentities, JwtGuard, TokenVerifier],
 })

@@ -2,6 +2,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { CanActivate, ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { CallerIdentities } from './caller-identities.js';
 import { CallerIdentity, TokenRejected } from './caller-identity.js';
 import { TokenVerifier } from './token-verifier.js';
@@ -23,12 +24,14 @@ export class JwtGuard implements CanActivate {
     private readonly verifier: TokenVerifier,
     private readonly identities: CallerIdentities,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const metadata = context.switchToRpc().getContext<Metadata>();
     const identity = await this.authenticate(metadata);
     this.authorize(identity);
+    this.metrics.tokenVerifications.inc({ mode: this.verifier.mode, result: 'ok' });
     this.identities.set(metadata, identity);
     return true;
   }
@@ -60,6 +63,7 @@ export class JwtGuard implements CanActivate {
   }
 
   private reject(code: status, message: string): RpcException {
+    this.metrics.tokenVerifications.inc({ mode: this.verifier.mode, result: code === status.PERMISSION_DENIED ? 'permission_denied' : 'unauthenticated' });
     this.logger.warn(`rejected a call: ${message}`);
     return new RpcException({ code, message });
   }

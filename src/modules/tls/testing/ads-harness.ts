@@ -63,7 +63,7 @@ export function peerCertificate(port: number, options: PeerOptions = {}): Promis
 
 export function adsClient(port: number, credentials: ChannelCredentials): AdsClient {
   // A private subchannel pool: each client must open its own connection, never reuse another test's.
-  return new (adsClientConstructor())(`127.0.0.1:${port}`, credentials, { 'grpc.use_local_subchannel_pool': 1 }) as AdsClient;
+  return new (adsClientConstructor())(`127.0.0.1:${port}`, credentials, { 'grpc.use_local_subchannel_pool': 1 }) as unknown as AdsClient;
 }
 
 /** One long-lived ADS stream that can be asked again and again. */
