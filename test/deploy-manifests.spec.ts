@@ -197,7 +197,14 @@ describe('deploy/ manifests', () => {
     }
     // Namespaced RBAC only; the namespace comes from the kustomization.
     expect(kinds).not.toContain('ClusterRole');
-    expect(kinds).not.toContain('ClusterRoleBinding');
+    // The only cluster-scoped grant: TokenReview for AUTH_MODE=tokenreview, via the built-in role.
+    const clusterBindings = baseDocs.filter((doc) => doc.manifest.kind === 'ClusterRoleBinding');
+    expect(clusterBindings).toHaveLength(1);
+    expect((clusterBindings[0].manifest as { roleRef?: unknown }).roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: 'system:auth-delegator',
+    });
     for (const { file, manifest } of baseDocs) expect(manifest.metadata?.namespace, file).toBeUndefined();
   });
 });
@@ -457,8 +464,9 @@ describe.skipIf(!hasKubectl)('kubectl kustomize', () => {
 
   it('renders the base into the istio-system namespace', () => {
     const rendered = render(deployDir);
-    expect(rendered.map((m) => m.kind).sort()).toEqual(['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
-    for (const manifest of rendered) expect(manifest.metadata?.namespace, manifest.kind).toBe('istio-system');
+    expect(rendered.map((m) => m.kind).sort()).toEqual(['ClusterRoleBinding', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    for (const manifest of namespaced(rendered)) expect(manifest.metadata?.namespace, manifest.kind).toBe('istio-system');
+    expect(bindingSubjectNamespace(rendered)).toBe('istio-system');
   });
 
   it('renders both components when uncommented as documented, following a namespace change', () => {
@@ -472,7 +480,8 @@ describe.skipIf(!hasKubectl)('kubectl kustomize', () => {
         .replace(/^#(\s+- components\/)/gm, '$1');
       writeFileSync(path, edited);
       const rendered = render(copy);
-      for (const manifest of rendered) expect(manifest.metadata?.namespace, manifest.kind).toBe('external-istiod');
+      for (const manifest of namespaced(rendered)) expect(manifest.metadata?.namespace, manifest.kind).toBe('external-istiod');
+      expect(bindingSubjectNamespace(rendered)).toBe('external-istiod');
       const certificate = rendered.find((m) => m.kind === 'Certificate') as Manifest & { spec: { dnsNames: string[] } };
       expect(certificate.spec.dnsNames).toEqual([
         'istioctl-proxy',
@@ -488,3 +497,14 @@ describe.skipIf(!hasKubectl)('kubectl kustomize', () => {
     }
   });
 });
+
+/** Cluster-scoped kinds have no namespace; everything else must land in the proxy's namespace. */
+function namespaced<T extends { kind?: string }>(manifests: T[]): T[] {
+  return manifests.filter((manifest) => manifest.kind !== 'ClusterRoleBinding');
+}
+
+/** The TokenReview grant must follow the ServiceAccount into whatever namespace it is deployed in. */
+function bindingSubjectNamespace(manifests: Array<{ kind?: string }>): string | undefined {
+  const binding = manifests.find((manifest) => manifest.kind === 'ClusterRoleBinding') as { subjects?: Array<{ namespace?: string }> } | undefined;
+  return binding?.subjects?.[0]?.namespace;
+}

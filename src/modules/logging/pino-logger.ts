@@ -11,7 +11,8 @@ export class PinoLogger implements LoggerService {
   constructor(level: string, destination?: DestinationStream) {
     this.pino = pino(
       { level, base: { service: 'istioctl-proxy' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
-      destination ?? pino.destination({ sync: false }),
+      // Synchronous writes: a line per request is cheap, and nothing is lost when the process exits.
+      destination ?? pino.destination({ sync: true }),
     );
   }
 
