@@ -1,0 +1,28 @@
+import { status } from '@grpc/grpc-js';
+import { RpcException } from '@nestjs/microservices';
+import { describe, expect, it } from 'vitest';
+import { StreamLimits } from './stream-limits.js';
+
+function code(fn: () => unknown): { code: number; message: string } {
+  try {
+    fn();
+  } catch (err) {
+    return (err as RpcException).getError() as { code: number; message: string };
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('StreamLimits', () => {
+  it('limits streams per caller and overall, naming the variable', () => {
+    const sut = new StreamLimits(3, 2);
+    const a1 = sut.acquire('alice');
+    sut.acquire('alice');
+    expect(code(() => sut.acquire('alice'))).toEqual({ code: status.RESOURCE_EXHAUSTED, message: expect.stringContaining('MAX_STREAMS_PER_CALLER=2') });
+    sut.acquire('bob');
+    expect(code(() => sut.acquire('carol'))).toEqual({ code: status.RESOURCE_EXHAUSTED, message: expect.stringContaining('MAX_CONCURRENT_STREAMS=3') });
+    a1();
+    a1(); // releasing twice frees one slot only
+    expect(sut.open).toBe(2);
+    expect(() => sut.acquire('carol')).not.toThrow();
+  });
+});
