@@ -109,7 +109,9 @@ describe('node dist/main.js (the container entry point)', () => {
       );
       const call = (client as unknown as { ServerReflectionInfo(): grpc.ClientDuplexStream<object, { list_services_response?: { service: Array<{ name: string }> } }> }).ServerReflectionInfo();
       const answer = new Promise<string[]>((resolve, reject) => {
-        call.on('data', (msg) => resolve((msg.list_services_response?.service ?? []).map((s) => s.name)));
+        call.on('data', (msg: { list_services_response?: { service: Array<{ name: string }> } }) =>
+          resolve((msg.list_services_response?.service ?? []).map((s) => s.name)),
+        );
         call.on('error', reject);
       });
       call.write({ list_services: '' });

@@ -435,7 +435,7 @@ describe('FakeKubeApi pods/portforward driven by the real client-node PortForwar
 
     // The client ending its input closes the WebSocket (v4 has no half-close); the pod side follows.
     session.input.end();
-    expect(await session.closed).toBe(1000);
+    expect(await session.closed).toBe(1005); // a clean close; client-node's ws.close() sends no status code
     await eventually(() => expect(pod.sockets.size).toBe(0));
     await eventually(() => expect(api.activePortForwards).toBe(0));
     expect(api.portForwards).toBe(1);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Logger } from '@nestjs/common';
+import { Logger, type LoggerService } from '@nestjs/common';
 import { startProxy, type RunningProxy } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../../src/common/test-pki.js';
@@ -34,6 +34,8 @@ export interface MeshOptions {
   tokens?: TokenIssuer;
   /** Quiet by default; set to see the proxy's logs while debugging a test. */
   verbose?: boolean;
+  /** The proxy's logger (e.g. a PinoLogger writing to a capture stream); overrides `verbose`. */
+  logger?: LoggerService;
 }
 
 /**
@@ -74,8 +76,8 @@ export async function startMesh(options: MeshOptions): Promise<MeshHarness> {
     JWT_ISSUER: tokens.issuer,
     ...options.env,
   };
-  if (!options.verbose) Logger.overrideLogger(false);
-  const proxy = await startProxy(loadConfig(env), options.verbose ? undefined : false);
+  if (!options.verbose && !options.logger) Logger.overrideLogger(false);
+  const proxy = await startProxy(loadConfig(env), options.logger ?? (options.verbose ? undefined : false));
   const proxyAddress = `127.0.0.1:${grpcPort}`;
   const istioctlToken = await tokens.mint({ namespace: 'istio-system', serviceAccount: 'default' });
   const clients: XdsClient[] = [];

@@ -1,7 +1,14 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { KubeConfig, PortForward } from '@kubernetes/client-node';
 import { Logger } from '@nestjs/common';
 import { IstiodInstance } from './istiod-instance.js';
+
+/** What a tunnel uses of the WebSocket client-node's portForward() resolves to (a `ws` WebSocket). */
+interface ForwardSession {
+  close(): void;
+  once(event: 'close', listener: () => void): unknown;
+}
 
 interface Tunnel {
   pod: IstiodInstance;
@@ -34,8 +41,13 @@ export class PortForwardTunnels {
     for (const [name, tunnel] of this.tunnels) if (!wanted.has(name) || this.changed(tunnel, pods)) this.close(name, tunnel);
     const mapped: IstiodInstance[] = [];
     for (const pod of pods) {
-      const tunnel = this.tunnels.get(pod.name) ?? (await this.open(pod));
-      mapped.push({ ...pod, address: '127.0.0.1', port: tunnel.localPort });
+      try {
+        const tunnel = this.tunnels.get(pod.name) ?? (await this.open(pod));
+        mapped.push({ ...pod, address: '127.0.0.1', port: tunnel.localPort });
+      } catch (err) {
+        // One pod without a local listener must not end discovery for the others.
+        this.logger.warn(`no local listener for ${pod.name}: ${(err as Error).message}; skipping it until the next update`);
+      }
     }
     return mapped;
   }
@@ -51,22 +63,53 @@ export class PortForwardTunnels {
 
   private async open(pod: IstiodInstance): Promise<Tunnel> {
     const sockets = new Set<Socket>();
-    const server = createServer((socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      this.forwarder.portForward(this.namespace, pod.name, [pod.port], socket, null, socket).catch((err: unknown) => {
-        this.logger.warn(`port-forward to ${pod.name}:${pod.port} failed: ${(err as Error).message}`);
-        socket.destroy();
-      });
-    });
+    const server = createServer((socket) => this.forward(pod, socket, sockets));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
     });
+    server.on('error', (err) => this.logger.warn(`port-forward listener for ${pod.name} failed: ${err.message}`));
     const tunnel: Tunnel = { pod, server, localPort: (server.address() as AddressInfo).port, sockets };
     this.tunnels.set(pod.name, tunnel);
     this.logger.log(`port-forward for ${pod.name} listening on 127.0.0.1:${tunnel.localPort}`);
     return tunnel;
+  }
+
+  /** One accepted local connection = one port-forward session to the pod. */
+  private forward(pod: IstiodInstance, socket: Socket, sockets: Set<Socket>): void {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    // Without a listener, a reset from the local side (ECONNRESET, EPIPE) would crash the proxy.
+    socket.on('error', (err) => this.logger.debug(`port-forward connection to ${pod.name} failed: ${err.message}`));
+    this.forwarder.portForward(this.namespace, pod.name, [pod.port], socket, this.errorLog(pod), socket).then(
+      (session) => this.bind(socket, session as ForwardSession),
+      (err: unknown) => {
+        this.logger.warn(`port-forward to ${pod.name}:${pod.port} failed: ${(err as Error).message}`);
+        socket.destroy();
+      },
+    );
+  }
+
+  /**
+   * client-node links the two ends only for data. Without this, a dropped port-forward leaves grpc-js a
+   * socket that swallows everything until keepalive gives up (15 s or more), and a closed local socket
+   * (destroyed, or ended under v5.channel.k8s.io) leaves the WebSocket open on the API server.
+   */
+  private bind(socket: Socket, session: ForwardSession): void {
+    session.once('close', () => socket.end());
+    if (socket.destroyed) session.close(); // closed while the WebSocket was opening
+    else socket.once('close', () => session.close());
+  }
+
+  /** The API server reports failures to reach the pod's port on the error channel. */
+  private errorLog(pod: IstiodInstance): Writable {
+    return new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        const message = chunk.toString('utf8').trim();
+        if (message) this.logger.warn(`port-forward to ${pod.name}:${pod.port}: ${message}`);
+        done();
+      },
+    });
   }
 
   private close(name: string, tunnel: Tunnel): void {
