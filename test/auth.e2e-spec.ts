@@ -35,6 +35,24 @@ function serveIssuer(kube: FakeKubeApi, tokens: TokenIssuer, reviews: { count: n
   });
 }
 
+/** One istioctl-like request whose authorization header is sent verbatim (not "Bearer ..."). */
+async function rawAuthorization(mesh: MeshHarness, header: string): Promise<unknown> {
+  const grpc = await import('@grpc/grpc-js');
+  const { adsClientConstructor } = await import('../src/common/proto.js');
+  const { istioctlNode } = await import('../src/cli/istioctl-node.js');
+  const Ctor = adsClientConstructor();
+  const client = new Ctor(mesh.proxyAddress, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', header);
+  const call = (client as unknown as { StreamAggregatedResources(md: unknown): import('@grpc/grpc-js').ClientDuplexStream<object, object> }).StreamAggregatedResources(metadata);
+  call.on('error', () => undefined);
+  const final = new Promise<{ code: number; details: string }>((resolve) => call.on('status', resolve));
+  call.write({ node: istioctlNode(), type_url: SYNCZ, response_nonce: 'now' });
+  const { code, details } = await final;
+  client.close();
+  throw new XdsStatusError({ code, details });
+}
+
 function totalStreams(mesh: MeshHarness): number {
   return mesh.istiods.reduce((sum, istiod) => sum + istiod.streams.length, 0);
 }
@@ -97,10 +115,21 @@ describe.each(['tokenreview', 'jwks'] as const)('AUTH_MODE=%s', (mode) => {
       mode === 'jwks' ? /authentication failed: token audience not accepted \(expected one of: istio-ca\)/ : /authentication failed: token rejected/,
     ],
     ['expired token', (issuer: TokenIssuer) => issuer.mint({ namespace: 'istio-system', serviceAccount: 'default', expiresInSeconds: -120 }), /authentication failed: token expired/],
-  ])('rejects a %s with UNAUTHENTICATED before any istiod is asked', async (_name, makeToken, message) => {
+    [
+      'not-yet-valid token',
+      (issuer: TokenIssuer) => issuer.mint({ namespace: 'istio-system', serviceAccount: 'default', notBeforeSeconds: 600 }),
+      /authentication failed: token not yet valid/,
+    ],
+    [
+      'token from another issuer',
+      async () => (await createTokenIssuer({ issuer: 'https://evil.example' })).mint({ namespace: 'istio-system', serviceAccount: 'default' }),
+      mode === 'jwks' ? /authentication failed: token (signed by an unknown key|issuer not accepted)/ : /authentication failed: token rejected by the Kubernetes API/,
+    ],
+    ['non-Bearer authorization', async () => 'Basic dXNlcjpwYXNz', /malformed "authorization" metadata: expected "Bearer <token>"/, true],
+  ])('rejects a %s with UNAUTHENTICATED before any istiod is asked', async (_name, makeToken, message, rawHeader?: boolean) => {
     const token = await makeToken(tokens);
     const before = totalStreams(mesh);
-    const error = await failure(mesh.client({ token }).request(SYNCZ, [], { timeoutMs: 5000 }));
+    const error = await failure(rawHeader ? rawAuthorization(mesh, token!) : mesh.client({ token }).request(SYNCZ, [], { timeoutMs: 5000 }));
     expect(error.code).toBe(status.UNAUTHENTICATED);
     expect(error.details).toMatch(message);
     if (token) expect(error.details).not.toContain(token);

@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { createCertificateAuthority, type CertificateAuthority } from '../src/common/test-pki.js';
 import { XdsClient } from '../src/cli/xds-client.js';
 import { IstiodClientPool } from '../src/modules/aggregation/istiod.client.js';
+import { MetricsService } from '../src/modules/metrics/metrics.service.js';
 import { decodeClientConfigs } from '../src/cli/xds-decoders.js';
 import { SimulatedIstiod } from '../src/sim/istiod-simulator.js';
 import { createTokenIssuer, type TokenIssuer } from '../src/sim/test-tokens.js';
@@ -155,6 +156,10 @@ describe('DISCOVERY=kubernetes against a test Kubernetes API (real client-node i
     expect(await eventually(askedPods, (ids) => ids.length === 3)).toHaveLength(3);
     // the pods and CA ConfigMap watches share the three failures, then both reconnect
     expect(kube.count({ watch: true }) - watchesBefore).toBeGreaterThanOrEqual(4);
+    const restarts = (await proxy.app.get(MetricsService).watchRestarts.get()).values[0]?.value ?? 0;
+    expect(restarts).toBeGreaterThan(0);
+    const instances = (await proxy.app.get(MetricsService).instances.get()).values;
+    expect(instances.find((v) => v.labels.state === 'ready')?.value).toBe(3);
   });
 
   it('while the API is unreachable the last known set keeps serving, then changes flow again', async () => {

@@ -2,6 +2,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Module } from '@nestjs/common';
 import { concatMap } from 'rxjs';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { DiscoveryMetrics } from './discovery.metrics.js';
 import { ConfigMapTrustRoots, FileTrustRoots } from './ca-root.source.js';
 import { DiscoveryService } from './discovery.service.js';
 import { InstanceSource } from './instance-source.js';
@@ -19,7 +21,7 @@ function needsCluster(config: AppConfig): boolean {
   return config.discovery === 'kubernetes' || rootFromCluster;
 }
 
-function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig): InstanceSource {
+function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig, metrics: MetricsService): InstanceSource {
   const backoff = { initialMs: config.watchBackoffInitialMs, maxMs: config.watchBackoffMaxMs };
   const source = new KubernetesInstanceSource({
     kubeConfig,
@@ -27,6 +29,8 @@ function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig): InstanceSo
     labelSelector: istiodSelector(config.istiodSelector, config.istioRevision),
     istiodPort: config.istiodPort,
     backoff,
+    onWatchRestart: () => metrics.watchRestarts.inc(),
+    onPodsListed: (count) => metrics.instances.set({ state: 'discovered' }, count),
   });
   if (config.upstreamMode !== 'port-forward') return source;
   const tunnels = new PortForwardTunnels(kubeConfig, config.istioNamespace);
@@ -47,9 +51,9 @@ function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig): InstanceSo
     },
     {
       provide: InstanceSource,
-      inject: [APP_CONFIG, KUBE_CONFIG],
-      useFactory: (config: AppConfig, kubeConfig?: KubeConfig): InstanceSource =>
-        config.discovery === 'static' ? new StaticInstanceSource(config) : kubernetesSource(config, kubeConfig!),
+      inject: [APP_CONFIG, MetricsService, KUBE_CONFIG],
+      useFactory: (config: AppConfig, metrics: MetricsService, kubeConfig?: KubeConfig): InstanceSource =>
+        config.discovery === 'static' ? new StaticInstanceSource(config) : kubernetesSource(config, kubeConfig!, metrics),
     },
     {
       provide: TrustRoots,
@@ -67,6 +71,7 @@ function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig): InstanceSo
       },
     },
     { provide: DiscoveryService, inject: [InstanceSource], useFactory: (source: InstanceSource) => new DiscoveryService(source) },
+    DiscoveryMetrics,
   ],
   exports: [DiscoveryService, TrustRoots, KUBE_CONFIG],
 })

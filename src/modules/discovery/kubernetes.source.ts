@@ -16,6 +16,8 @@ export interface KubernetesSourceOptions {
   /** Maps a ready pod to where it is dialled (pod IP by default; a local tunnel in port-forward mode). */
   toInstance?: (pod: V1Pod, port: number) => IstiodInstance;
   onWatchRestart?: () => void;
+  /** Every pod matching the selector, ready or not (for the discovered-instances metric). */
+  onPodsListed?: (count: number) => void;
 }
 
 /**
@@ -39,7 +41,10 @@ export class KubernetesInstanceSource extends InstanceSource {
         description: `pods in ${options.namespace} (${options.labelSelector})`,
         backoff: options.backoff,
         onRestart: options.onWatchRestart,
-        onChange: (pods) => subscriber.next(pods.filter(isReadyIstiod).map((pod) => toInstance(pod, options.istiodPort))),
+        onChange: (pods) => {
+          options.onPodsListed?.(pods.length);
+          subscriber.next(pods.filter(isReadyIstiod).map((pod) => toInstance(pod, options.istiodPort)));
+        },
       });
       this.watch = watch;
       watch.start();
