@@ -30,6 +30,8 @@ export interface MeshOptions {
   istiods: Array<Pick<SimulatedIstiodOptions, 'podName' | 'version' | 'proxies'> & Partial<SimulatedIstiodOptions>>;
   /** Extra/override proxy environment (strings, as in production). */
   env?: Record<string, string>;
+  /** Serve TLS (a certificate for localhost/127.0.0.1 from the test CA, in workDir/proxy-ca.pem) instead of plaintext. */
+  tls?: boolean;
   /** The token issuer (the "cluster" that signs ServiceAccount tokens); created when absent. */
   tokens?: TokenIssuer;
   /** Quiet by default; set to see the proxy's logs while debugging a test. */
@@ -49,6 +51,14 @@ export async function startMesh(options: MeshOptions): Promise<MeshHarness> {
   const serving = await ca.issue({ commonName: 'istiod', dnsNames: [ISTIOD_SERVER_NAME] });
   writeFileSync(join(workDir, 'root-cert.pem'), ca.certPem);
   writeFileSync(join(workDir, 'jwks.json'), JSON.stringify(tokens.jwks));
+  const servingEnv: Record<string, string> = { PLAINTEXT: 'true' };
+  if (options.tls) {
+    const proxyCert = await ca.issue({ commonName: 'istioctl-proxy', dnsNames: ['localhost'], ips: ['127.0.0.1'] });
+    writeFileSync(join(workDir, 'proxy-ca.pem'), ca.certPem);
+    writeFileSync(join(workDir, 'proxy-cert.pem'), proxyCert.certPem);
+    writeFileSync(join(workDir, 'proxy-key.pem'), proxyCert.keyPem);
+    Object.assign(servingEnv, { PLAINTEXT: '', TLS_CERT_FILE: join(workDir, 'proxy-cert.pem'), TLS_KEY_FILE: join(workDir, 'proxy-key.pem') });
+  }
 
   const istiods = options.istiods.map(
     (spec) =>
@@ -66,7 +76,7 @@ export async function startMesh(options: MeshOptions): Promise<MeshHarness> {
     GRPC_PORT: String(grpcPort),
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: String(await freePort()),
-    PLAINTEXT: 'true',
+    ...servingEnv,
     DISCOVERY: 'static',
     ISTIOD_ADDRESSES: istiods.map((istiod) => `${istiod.podName}=${istiod.address}`).join(','),
     UPSTREAM_CA_FILE: join(workDir, 'root-cert.pem'),
@@ -91,7 +101,7 @@ export async function startMesh(options: MeshOptions): Promise<MeshHarness> {
     workDir,
     istioctlToken,
     client(overrides = {}) {
-      const client = new XdsClient({ address: proxyAddress, plaintext: true, token: istioctlToken, ...overrides });
+      const client = new XdsClient({ address: proxyAddress, plaintext: !options.tls, token: istioctlToken, ...overrides });
       clients.push(client);
       return client;
     },
