@@ -8,32 +8,10 @@ import { decodeClientConfigs } from '../src/cli/xds-decoders.js';
 import { buildDemoMesh } from '../src/sim/mesh-fixtures.js';
 import { createTokenIssuer, type TokenIssuer } from '../src/sim/test-tokens.js';
 import { FakeKubeApi } from './support/fake-kube-api.js';
+import { serveTokenIssuer } from './support/issuer-routes.js';
 import { startMesh, type MeshHarness } from './support/mesh-harness.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
-
-/** The test Kubernetes API as the issuer of ServiceAccount tokens: TokenReview and OIDC/JWKS endpoints. */
-function serveIssuer(kube: FakeKubeApi, tokens: TokenIssuer, reviews: { count: number; delayMs: number }): void {
-  kube.route('POST', /^\/apis\/authentication\.k8s\.io\/v1\/tokenreviews$/, async (_req, res, body) => {
-    reviews.count++;
-    await new Promise((resolve) => setTimeout(resolve, reviews.delayMs));
-    const review = JSON.parse(body) as { spec: { token: string; audiences?: string[] } };
-    const answer = await tokens
-      .verify(review.spec.token, review.spec.audiences)
-      .then((sa) => ({ authenticated: true, user: { username: sa.subject }, audiences: review.spec.audiences }))
-      .catch((err: Error) => ({ authenticated: false, error: err.message }));
-    res.writeHead(201, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: review.spec, status: answer }));
-  });
-  kube.route('GET', /^\/\.well-known\/openid-configuration$/, (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ issuer: tokens.issuer, jwks_uri: `${kube.url}/openid/v1/jwks` }));
-  });
-  kube.route('GET', /^\/openid\/v1\/jwks$/, (_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(tokens.jwks));
-  });
-}
 
 /** One istioctl-like request whose authorization header is sent verbatim (not "Bearer ..."). */
 async function rawAuthorization(mesh: MeshHarness, header: string): Promise<unknown> {
@@ -75,7 +53,7 @@ describe.each(['tokenreview', 'jwks'] as const)('AUTH_MODE=%s', (mode) => {
     tokens = await createTokenIssuer({ issuer: 'https://kubernetes.default.svc.cluster.local' });
     kube = new FakeKubeApi();
     await kube.start();
-    serveIssuer(kube, tokens, reviews);
+    serveTokenIssuer(kube, tokens, reviews);
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, kube.kubeconfigYaml());
     const env: Record<string, string> =

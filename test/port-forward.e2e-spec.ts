@@ -14,6 +14,7 @@ import { DiscoveryService } from '../src/modules/discovery/discovery.service.js'
 import { SimulatedIstiod } from '../src/sim/istiod-simulator.js';
 import { createTokenIssuer, type TokenIssuer } from '../src/sim/test-tokens.js';
 import { FakeKubeApi } from './support/fake-kube-api.js';
+import { serveTokenIssuer } from './support/issuer-routes.js';
 import { istiodPod } from './support/istiod-pod.js';
 import { freePort } from './support/ports.js';
 
@@ -33,19 +34,6 @@ async function accepts(port: number): Promise<boolean> {
       resolve(true);
     });
     socket.once('error', () => resolve(false));
-  });
-}
-
-/** The proxy's default AUTH_MODE=tokenreview asks the same API server that serves the port-forwards. */
-function serveTokenReviews(kube: FakeKubeApi, tokens: TokenIssuer): void {
-  kube.route('POST', /^\/apis\/authentication\.k8s\.io\/v1\/tokenreviews$/, async (_req, res, body) => {
-    const review = JSON.parse(body) as { spec: { token: string; audiences?: string[] } };
-    const status = await tokens
-      .verify(review.spec.token, review.spec.audiences)
-      .then((sa) => ({ authenticated: true, user: { username: sa.subject }, audiences: review.spec.audiences }))
-      .catch((err: Error) => ({ authenticated: false, error: err.message }));
-    res.writeHead(201, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: review.spec, status }));
   });
 }
 
@@ -95,7 +83,7 @@ describe('UPSTREAM_MODE=port-forward through the pods/portforward subresource (r
     await kube.start();
     const ca = await createCertificateAuthority();
     const tokens = await createTokenIssuer();
-    serveTokenReviews(kube, tokens);
+    serveTokenIssuer(kube, tokens); // the default AUTH_MODE=tokenreview asks this API server
     kube.upsertConfigMap(NS, 'istio-ca-root-cert', { 'root-cert.pem': ca.certPem });
     const serving = await ca.issue({ commonName: 'istiod', dnsNames: [SERVER_NAME] });
     const istiodPort = await freePort(POD_IPS[0]);
