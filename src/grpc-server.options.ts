@@ -3,7 +3,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { HealthImplementation } from 'grpc-health-check';
 import { AppConfig } from './config/app-config.js';
-import { ADS_PROTO, PROTO_LOADER_OPTIONS } from './common/proto.js';
+import { ADS_PROTO, PROTO_LOADER_OPTIONS, useFastResponseEncoder } from './common/proto.js';
 
 /** The gRPC transport serving envoy's ADS on GRPC_PORT, with reflection and grpc.health.v1. */
 export function grpcServerOptions(config: AppConfig, credentials: ServerCredentials, grpcHealth: HealthImplementation): GrpcOptions {
@@ -18,6 +18,8 @@ export function grpcServerOptions(config: AppConfig, credentials: ServerCredenti
       maxReceiveMessageLength: config.maxMessageBytes,
       maxSendMessageLength: config.maxMessageBytes,
       onLoadPackageDefinition: (pkg, server) => {
+        // Merged answers are forwarded istiod payloads: encode them without a second object tree.
+        useFastResponseEncoder(pkg);
         new ReflectionService(pkg).addToServer(server);
         grpcHealth.addToServer(server);
       },

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
+import { decodeDiscoveryResponse, encodeDiscoveryResponse } from './discovery-response.codec.js';
 
 /** Vendored .proto files live at the repository root, next to src/ and dist/. */
 export const PROTO_DIR = fileURLToPath(new URL('../../proto', import.meta.url));
@@ -41,6 +42,25 @@ export function adsClientConstructor(): AdsClientConstructor {
     loaded,
   );
   return ctor as AdsClientConstructor;
+}
+
+/**
+ * The ADS client the proxy uses toward istiod: requests through the generic codec, responses
+ * through the zero-copy DiscoveryResponse decoder (istiod answers can be tens of MB).
+ */
+export function upstreamAdsClientConstructor(): AdsClientConstructor {
+  const service = adsClientConstructor().service;
+  const stream = service.StreamAggregatedResources;
+  return grpc.makeGenericClientConstructor(
+    { ...service, StreamAggregatedResources: { ...stream, responseDeserialize: decodeDiscoveryResponse } },
+    ADS_SERVICE,
+  );
+}
+
+/** Makes a loaded ADS package definition serialize DiscoveryResponses with the fast encoder (server side). */
+export function useFastResponseEncoder(definition: protoLoader.PackageDefinition): void {
+  const service = definition[ADS_SERVICE] as unknown as Record<string, { responseSerialize: (value: never) => Buffer }>;
+  service.StreamAggregatedResources.responseSerialize = encodeDiscoveryResponse as (value: never) => Buffer;
 }
 
 /** The grpc-js service definition, for servers that register ADS by hand (simulated istiod). */

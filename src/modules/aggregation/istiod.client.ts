@@ -2,7 +2,7 @@ import { Client, ClientDuplexStream, Metadata, connectivityState } from '@grpc/g
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Observable, Subscription } from 'rxjs';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
-import { AdsClientConstructor, adsClientConstructor } from '../../common/proto.js';
+import { AdsClientConstructor, upstreamAdsClientConstructor } from '../../common/proto.js';
 import { DiscoveryRequest, DiscoveryResponse } from '../../common/xds-types.js';
 import { DiscoveryService } from '../discovery/discovery.service.js';
 import { IstiodInstance, instanceTarget } from '../discovery/istiod-instance.js';
@@ -17,6 +17,22 @@ interface PooledChannel {
   client: AdsClient;
   inFlight: number;
   retired: boolean;
+}
+
+/** istiod ends a stream when the client half-closes; past this grace the proxy cancels it. */
+const UPSTREAM_CLOSE_GRACE_MS = 2_000;
+
+/**
+ * Ends an answered upstream stream with a half-close rather than a cancel: istiod then closes it
+ * with OK. A RST_STREAM per request looks like a "rapid reset" to HTTP/2 servers that guard against
+ * it (Node's does, and so may a proxy in front of istiod), which then drop the whole connection.
+ */
+function endGracefully(call: ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+  call.on('error', () => undefined); // a late status (e.g. CANCELLED below) is no longer anyone's concern
+  call.end();
+  const timer = setTimeout(() => call.cancel(), UPSTREAM_CLOSE_GRACE_MS);
+  timer.unref();
+  call.on('status', () => clearTimeout(timer));
 }
 
 /** Calls one istiod: emits its first response of the request's type, then completes (or errors). */
@@ -34,7 +50,7 @@ export abstract class UpstreamCaller {
 export class IstiodClientPool extends UpstreamCaller implements OnModuleDestroy {
   private readonly logger = new Logger(IstiodClientPool.name);
   private readonly channels = new Map<string, PooledChannel>();
-  private readonly ctor: AdsClientConstructor = adsClientConstructor();
+  private readonly ctor: AdsClientConstructor = upstreamAdsClientConstructor();
   private readonly subscription: Subscription;
 
   constructor(
@@ -65,7 +81,7 @@ export class IstiodClientPool extends UpstreamCaller implements OnModuleDestroy 
         finish();
         subscriber.next(response);
         subscriber.complete();
-        call.cancel();
+        endGracefully(call);
       });
       call.on('error', (err) => {
         if (settled) return;
