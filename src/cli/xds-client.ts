@@ -105,6 +105,9 @@ function channelCredentials(options: XdsClientOptions): ChannelCredentials {
 function channelOptions(options: XdsClientOptions): ChannelOptions {
   const channel: ChannelOptions = {
     'grpc.max_receive_message_length': options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    // istioctl's grpc-go grows its HTTP/2 window by BDP estimation (up to 16 MiB); grpc-js keeps
+    // 64 KiB unless told, which would make large answers crawl for reasons istioctl does not have.
+    'grpc-node.flow_control_window': 16 * 1024 * 1024,
   };
   if (options.serverName && !options.plaintext) channel['grpc.ssl_target_name_override'] = options.serverName;
   return channel;

@@ -54,6 +54,12 @@ export class AdsStreamService {
   }
 
   serve(requests$: Observable<DiscoveryRequest>, metadata: Metadata, call: AdsCall): Observable<DiscoveryResponse> {
+    // Slots are taken on subscription, not here: Nest never subscribes when the call was cancelled
+    // while the guard verified the token, and an eager slot would then never be released.
+    return defer(() => this.open(requests$, metadata, call));
+  }
+
+  private open(requests$: Observable<DiscoveryRequest>, metadata: Metadata, call: AdsCall): Observable<DiscoveryResponse> {
     if (this.lifecycle.isShuttingDown) {
       return throwError(() => rpcError(status.UNAVAILABLE, 'istioctl-proxy is shutting down; retry against another replica'));
     }
@@ -71,6 +77,7 @@ export class AdsStreamService {
     // Nest ends the call with a bare end(); route our trailers through it.
     const end = call.end.bind(call) as (metadata?: Metadata) => void;
     call.end = ((md?: Metadata) => end(md ?? trailers)) as typeof call.end;
+    this.trackWrites(call);
     const deadline = callerDeadline(call);
 
     return requests$.pipe(
@@ -102,6 +109,32 @@ export class AdsStreamService {
         this.metrics.openStreams.dec();
       }),
     );
+  }
+
+  /**
+   * A response stays in flight (for graceful shutdown) until grpc-js has handed its bytes to the
+   * connection, not just until Nest called write(): closing the server under a half-sent multi-MiB
+   * answer would cancel it. A call that ends first (cancelled, reset) never completes its writes.
+   */
+  private trackWrites(call: AdsCall): void {
+    const pending = new Set<() => void>();
+    const write = call.write.bind(call) as (chunk: DiscoveryResponse, callback: (error?: Error | null) => void) => boolean;
+    // Nest writes with a bare write(value).
+    call.write = ((chunk: DiscoveryResponse) => {
+      this.lifecycle.requestStarted();
+      let done = false;
+      const flushed = () => {
+        if (done) return;
+        done = true;
+        pending.delete(flushed);
+        this.lifecycle.requestFinished();
+      };
+      pending.add(flushed);
+      return write(chunk, flushed);
+    }) as typeof call.write;
+    call.once('close', () => {
+      for (const flushed of [...pending]) flushed();
+    });
   }
 
   /** One request: counted in flight (for graceful shutdown), measured, and logged on one line. */

@@ -19,6 +19,8 @@ interface PooledChannel {
   retired: boolean;
 }
 
+const UPSTREAM_FLOW_CONTROL_WINDOW = 16 * 1024 * 1024;
+
 /** istiod ends a stream when the client half-closes; past this grace the proxy cancels it. */
 const UPSTREAM_CLOSE_GRACE_MS = 2_000;
 
@@ -157,6 +159,9 @@ export class IstiodClientPool extends UpstreamCaller implements OnModuleDestroy 
       'grpc.default_authority': serverName,
       'grpc.max_receive_message_length': this.config.maxMessageBytes,
       'grpc.max_send_message_length': this.config.maxMessageBytes,
+      // A large HTTP/2 receive window lets istiod stream multi-MB answers without waiting for a
+      // WINDOW_UPDATE every 64 KiB (grpc-go peers grow theirs by BDP estimation; grpc-js does not).
+      'grpc-node.flow_control_window': UPSTREAM_FLOW_CONTROL_WINDOW,
       // istiod answers pings more frequent than every 15 s with GOAWAY too_many_pings.
       'grpc.keepalive_time_ms': this.config.upstreamKeepaliveMs,
       'grpc.keepalive_timeout_ms': 10_000,
