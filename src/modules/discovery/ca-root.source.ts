@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { CoreV1Api, KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import { Logger } from '@nestjs/common';
-import { BehaviorSubject, Observable } from 'rxjs';
+import { BehaviorSubject } from 'rxjs';
 import { ConfigError } from '../../config/config.error.js';
 import { BackoffOptions } from './kube/backoff.js';
 import { ResilientWatch } from './kube/resilient-watch.js';
@@ -9,34 +8,6 @@ import { TrustRoots } from './trust-roots.js';
 
 export const CA_CONFIGMAP_NAME = 'istio-ca-root-cert';
 export const CA_CONFIGMAP_KEY = 'root-cert.pem';
-
-/** UPSTREAM_CA_FILE, read once at start; none when UPSTREAM_INSECURE / UPSTREAM_PLAINTEXT apply. */
-export class FileTrustRoots extends TrustRoots {
-  private readonly subject: BehaviorSubject<Buffer | undefined>;
-  readonly roots$: Observable<Buffer | undefined>;
-
-  constructor(private readonly path?: string) {
-    super();
-    let pem: Buffer | undefined;
-    if (path) {
-      try {
-        pem = readFileSync(path);
-      } catch (err) {
-        throw new ConfigError('UPSTREAM_CA_FILE', `=${path} cannot be read: ${(err as Error).message}`);
-      }
-    }
-    this.subject = new BehaviorSubject(pem);
-    this.roots$ = this.subject.asObservable();
-  }
-
-  current(): Buffer | undefined {
-    return this.subject.value;
-  }
-
-  describe(): string {
-    return this.path ? `UPSTREAM_CA_FILE ${this.path}` : 'none';
-  }
-}
 
 /**
  * The `istio-ca-root-cert` ConfigMap istiod publishes in its namespace, watched so a root rotation

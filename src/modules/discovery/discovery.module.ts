@@ -1,27 +1,28 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Module } from '@nestjs/common';
 import { concatMap } from 'rxjs';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DiscoveryMetrics } from './discovery.metrics.js';
-import { ConfigMapTrustRoots, FileTrustRoots } from './ca-root.source.js';
 import { DiscoveryService } from './discovery.service.js';
+import { FileTrustRoots } from './file-trust-roots.js';
 import { InstanceSource } from './instance-source.js';
 import { IstiodInstance } from './istiod-instance.js';
-import { loadKubeConfig } from './kube/kube-config.factory.js';
-import { KubernetesInstanceSource, istiodSelector } from './kubernetes.source.js';
-import { PortForwardTunnels } from './port-forward.tunnels.js';
 import { StaticInstanceSource } from './static.source.js';
 import { TrustRoots } from './trust-roots.js';
 
 export const KUBE_CONFIG = Symbol('KUBE_CONFIG');
+
+// The Kubernetes client is a large module (~75 MB resident): it is imported only when the
+// configuration needs a cluster, so static deployments do not carry it.
 
 function needsCluster(config: AppConfig): boolean {
   const rootFromCluster = !config.upstreamCaFile && !config.upstreamInsecure && !config.upstreamPlaintext;
   return config.discovery === 'kubernetes' || rootFromCluster;
 }
 
-function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig, metrics: MetricsService): InstanceSource {
+async function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig, metrics: MetricsService): Promise<InstanceSource> {
+  const { KubernetesInstanceSource, istiodSelector } = await import('./kubernetes.source.js');
   const backoff = { initialMs: config.watchBackoffInitialMs, maxMs: config.watchBackoffMaxMs };
   const source = new KubernetesInstanceSource({
     kubeConfig,
@@ -33,6 +34,7 @@ function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig, metrics: Me
     onPodsListed: (count) => metrics.instances.set({ state: 'discovered' }, count),
   });
   if (config.upstreamMode !== 'port-forward') return source;
+  const { PortForwardTunnels } = await import('./port-forward.tunnels.js');
   const tunnels = new PortForwardTunnels(kubeConfig, config.istioNamespace);
   // Same stream, pod IPs replaced by local tunnel ends; aggregation cannot tell the difference.
   return new (class extends InstanceSource {
@@ -47,12 +49,16 @@ function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig, metrics: Me
     {
       provide: KUBE_CONFIG,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): KubeConfig | undefined => (needsCluster(config) ? loadKubeConfig(config.kubeContext, config.kubeconfigPath) : undefined),
+      useFactory: async (config: AppConfig): Promise<KubeConfig | undefined> => {
+        if (!needsCluster(config)) return undefined;
+        const { loadKubeConfig } = await import('./kube/kube-config.factory.js');
+        return loadKubeConfig(config.kubeContext, config.kubeconfigPath);
+      },
     },
     {
       provide: InstanceSource,
       inject: [APP_CONFIG, MetricsService, KUBE_CONFIG],
-      useFactory: (config: AppConfig, metrics: MetricsService, kubeConfig?: KubeConfig): InstanceSource =>
+      useFactory: async (config: AppConfig, metrics: MetricsService, kubeConfig?: KubeConfig): Promise<InstanceSource> =>
         config.discovery === 'static' ? new StaticInstanceSource(config) : kubernetesSource(config, kubeConfig!, metrics),
     },
     {
@@ -62,6 +68,7 @@ function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig, metrics: Me
         if (config.upstreamCaFile || config.upstreamInsecure || config.upstreamPlaintext || !kubeConfig) {
           return new FileTrustRoots(config.upstreamCaFile);
         }
+        const { ConfigMapTrustRoots } = await import('./ca-root.source.js');
         const roots = new ConfigMapTrustRoots(kubeConfig, config.istioNamespace, {
           initialMs: config.watchBackoffInitialMs,
           maxMs: config.watchBackoffMaxMs,

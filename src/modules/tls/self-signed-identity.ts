@@ -1,6 +1,5 @@
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
-import { createSelfSigned } from '../../common/test-pki.js';
 import { parseServingIdentity, type ServingIdentity } from './serving-material.js';
 
 export const SELF_SIGNED_COMMON_NAME = 'istioctl-proxy';
@@ -17,6 +16,8 @@ export function defaultSelfSignedNames(): string[] {
 /** A fresh certificate and key that exist only in this process's memory. */
 export async function createSelfSignedIdentity(names: readonly string[]): Promise<ServingIdentity> {
   const unique = [...new Set(names)];
+  // Loaded on demand: the X.509 library is only needed when no certificate is mounted.
+  const { createSelfSigned } = await import('../../common/test-pki.js');
   const { certPem, keyPem } = await createSelfSigned(
     SELF_SIGNED_COMMON_NAME,
     unique.filter((name) => isIP(name) === 0),
