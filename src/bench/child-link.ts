@@ -11,6 +11,8 @@ export interface ChildLinkOptions {
   readyTimeoutMs: number;
   /** Copy the child's stderr to ours as it arrives (otherwise only its tail is shown on failure). */
   forwardStderr?: boolean;
+  /** Node flags, e.g. --cpu-prof. */
+  nodeFlags?: string[];
 }
 
 interface Pending {
@@ -40,7 +42,7 @@ export class ChildLink<Info> {
   }
 
   static async start<Info>(script: string, argument: unknown, options: ChildLinkOptions): Promise<ChildLink<Info>> {
-    const child = spawn(process.execPath, [script, JSON.stringify(argument)], {
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), script, JSON.stringify(argument)], {
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -61,12 +63,18 @@ export class ChildLink<Info> {
         clearTimeout(timer);
         reject(new Error(`${options.label} exited with ${code} before it was ready\n${stderr}`));
       });
-      lines.once('line', (line) => {
+      const onFirstMessage = (line: string) => {
+        const message = parseMessage(line);
+        if (!message) return;
         clearTimeout(timer);
-        const message = JSON.parse(line) as ChildMessage;
+        lines.off('line', onFirstMessage);
         if (message.type === 'ready') resolve(message.info as Info);
-        else reject(new Error(`${options.label} sent ${line} before ready`));
-      });
+        else {
+          child.kill('SIGKILL');
+          reject(new Error(`${options.label} sent ${line} before ready`));
+        }
+      };
+      lines.on('line', onFirstMessage);
     });
     link = new ChildLink<Info>(child, options.label, info);
     link.stderrTail = stderr;
@@ -100,8 +108,8 @@ export class ChildLink<Info> {
   }
 
   private onLine(line: string): void {
-    const message = JSON.parse(line) as ChildMessage;
-    if (message.type !== 'reply') return;
+    const message = parseMessage(line);
+    if (message?.type !== 'reply') return;
     const pending = this.pending.get(message.id);
     if (!pending) return;
     this.pending.delete(message.id);
@@ -121,5 +129,15 @@ export class ChildLink<Info> {
 
   private failure(what: string): Error {
     return new Error(`${this.label} ${what}${this.stderrTail ? `\n--- stderr tail ---\n${this.stderrTail}` : ''}`);
+  }
+}
+
+/** Protocol lines are JSON objects; anything else a library prints on stdout is ignored. */
+function parseMessage(line: string): ChildMessage | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as ChildMessage;
+  } catch {
+    return undefined;
   }
 }

@@ -19,6 +19,8 @@ export interface FleetSpec {
   istiods: IstiodSpec[];
   /** PEM files of the serving certificate every simulated istiod presents. */
   tls: { certFile: string; keyFile: string };
+  /** Build each distinct answer once and replay it (memoized-istiod.ts explains why the bench does). */
+  memoizeAnswers: boolean;
 }
 
 export interface FleetInfo {

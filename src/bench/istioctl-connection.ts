@@ -14,11 +14,14 @@ export class IstioctlConnection {
   private readonly client: Client;
   private readonly node = istioctlNode();
 
-  constructor(address: string) {
+  /** `token`: sent as `authorization: Bearer` on every call, as istioctl does in its default mode. */
+  constructor(address: string, private readonly token?: string) {
     const Ctor = adsClientConstructor();
     const options: ChannelOptions = {
       'grpc.max_receive_message_length': DEFAULT_MAX_MESSAGE_BYTES,
       'grpc.use_local_subchannel_pool': 1,
+      // istioctl dials a host name; an IP as TLS server name is not allowed (RFC 6066) and Node warns.
+      'grpc.ssl_target_name_override': 'localhost',
     };
     // istioctl's token mode: TLS without verifying the server (the bench measures, it does not authenticate).
     const tls = credentials.createSsl(null, null, null, { rejectUnauthorized: false, checkServerIdentity: () => undefined });
@@ -26,7 +29,7 @@ export class IstioctlConnection {
   }
 
   async request(typeUrl: string, resourceNames: string[], timeoutMs: number): Promise<DiscoveryResponse> {
-    const stream = openXdsStream(this.client, { node: this.node });
+    const stream = openXdsStream(this.client, { node: this.node, token: this.token });
     try {
       stream.send({ type_url: typeUrl, resource_names: resourceNames });
       return await stream.next({ typeUrl, timeoutMs });

@@ -3,6 +3,7 @@ import { SimulatedIstiod } from '../sim/istiod-simulator.js';
 import type { SimulatedProxy } from '../sim/simulated-proxy.js';
 import { CURRENT_ISTIO_VERSION, generateProxies } from '../sim/mesh-fixtures.js';
 import { parseJsonArgument, serveCommands } from './command-protocol.js';
+import { MemoizedIstiod } from './memoized-istiod.js';
 import { FLEET_COMMANDS, type FleetInfo, type FleetSpec, type ProxyGroupSpec, type RequestCounts } from './fleet-spec.js';
 
 /**
@@ -21,8 +22,9 @@ async function main(): Promise<void> {
     return proxies;
   };
 
+  const Istiod = spec.memoizeAnswers ? MemoizedIstiod : SimulatedIstiod;
   const istiods = spec.istiods.map((istiodSpec) => {
-    const istiod = new SimulatedIstiod({
+    const istiod = new Istiod({
       podName: istiodSpec.name,
       version: CURRENT_ISTIO_VERSION,
       proxies: istiodSpec.proxyGroups.flatMap(proxiesOf),

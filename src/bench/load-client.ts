@@ -35,7 +35,7 @@ async function main(): Promise<void> {
 /** Variants take turns operation by operation, rotating who goes first, so drift hits all alike. */
 async function runLatency(pool: ConnectionPool, job: LatencyJob): Promise<LatencyResult> {
   const deadline = Date.now() + job.budgetMs;
-  const connect = (address: string) => pool.get(address);
+  const connect = (address: string) => pool.get(address, job.token);
   const results: VariantResult[] = job.variants.map(({ label }) => ({
     label, samplesMs: [], repMediansMs: [], errors: 0, errorMessages: [], resources: 0, resourceBytes: 0,
   }));
@@ -44,7 +44,7 @@ async function runLatency(pool: ConnectionPool, job: LatencyJob): Promise<Latenc
 
   for (let op = 0; op < job.warmupOps && !truncated; op++) {
     for (const variant of job.variants) {
-      await runOperation(connect, variant.addresses, variant.request, job.timeoutMs).catch(() => undefined);
+      await runOperation(connect, variant.addresses, variant.request, job.timeoutMs, variant.mode).catch(() => undefined);
     }
     truncated = Date.now() > deadline;
   }
@@ -55,7 +55,7 @@ async function runLatency(pool: ConnectionPool, job: LatencyJob): Promise<Latenc
         const index = (turn + op + rep) % job.variants.length;
         const variant = job.variants[index];
         try {
-          const outcome = await runOperation(connect, variant.addresses, variant.request, job.timeoutMs);
+          const outcome = await runOperation(connect, variant.addresses, variant.request, job.timeoutMs, variant.mode);
           repSamples[index].push(outcome.elapsedMs);
           results[index].resources = outcome.resources;
           results[index].resourceBytes = outcome.resourceBytes;
@@ -77,10 +77,10 @@ async function runLatency(pool: ConnectionPool, job: LatencyJob): Promise<Latenc
   return { variants: results, truncated };
 }
 
-/** `concurrency` users, each on its own connection: all warm up, then all run their requests together. */
+/** One user per token, each on its own connection: all warm up, then all run their requests together. */
 async function runConcurrency(job: ConcurrencyJob): Promise<ConcurrencyResult> {
   const deadline = Date.now() + job.budgetMs;
-  const users = Array.from({ length: job.concurrency }, () => new IstioctlConnection(job.address));
+  const users = job.tokens.map((token) => new IstioctlConnection(job.address, token));
   const samplesMs: number[] = [];
   const errors = new ErrorLog();
   let truncated = false;
@@ -116,7 +116,7 @@ async function runConcurrency(job: ConcurrencyJob): Promise<ConcurrencyResult> {
 
 /** `count` identical requests from one caller (one connection), all started in the same tick. */
 async function runBurst(pool: ConnectionPool, job: BurstJob): Promise<BurstResult> {
-  const connection = pool.get(job.address);
+  const connection = pool.get(job.address, job.token);
   const errors = new ErrorLog();
   const samplesMs: number[] = [];
   const started = performance.now();

@@ -7,15 +7,23 @@ export interface RequestSpec {
   minResources: number;
 }
 
-/** One way of getting an answer: one address, or several asked one after another (sequential fan-out). */
+/**
+ * One way of getting an answer: one address, or several asked by the client itself, one after another
+ * (`sequential`, what the Go sample does) or all at once (`parallel`, a proxy that costs nothing).
+ */
 export interface VariantSpec {
   label: string;
   addresses: string[];
+  mode?: FanoutMode;
   request: RequestSpec;
 }
 
+export type FanoutMode = 'sequential' | 'parallel';
+
 export interface LatencyJob {
   variants: VariantSpec[];
+  /** The caller's bearer token (sent to the proxy and, like istioctl does, to istiods called directly). */
+  token: string;
   warmupOps: number;
   reps: number;
   /** Operations per variant per repetition; variants take turns operation by operation. */
@@ -45,8 +53,8 @@ export interface LatencyResult {
 export interface ConcurrencyJob {
   address: string;
   request: RequestSpec;
-  /** Concurrent istioctl users, each on its own connection. */
-  concurrency: number;
+  /** One token per concurrent istioctl user; each user has its own connection. */
+  tokens: string[];
   /** Requests each user makes one after another (each on a new stream, as istioctl does). */
   requestsPerStream: number;
   warmupPerStream: number;
@@ -68,6 +76,7 @@ export interface BurstJob {
   request: RequestSpec;
   /** Identical requests started at once on one connection (one caller). */
   count: number;
+  token: string;
   timeoutMs: number;
 }
 

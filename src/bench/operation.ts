@@ -1,6 +1,6 @@
 import type { DiscoveryResponse, ProtoAny } from '../common/xds-types.js';
 import { IstioctlConnection } from './istioctl-connection.js';
-import type { RequestSpec } from './load-jobs.js';
+import type { FanoutMode, RequestSpec } from './load-jobs.js';
 
 const KEPT_ERROR_MESSAGES = 5;
 
@@ -10,13 +10,14 @@ export interface OperationOutcome {
   resourceBytes: number;
 }
 
-/** One connection per address, kept for the client process's life so every measurement is warm. */
+/** One connection per address and token, kept for the client process's life so measurements are warm. */
 export class ConnectionPool {
   private readonly connections = new Map<string, IstioctlConnection>();
 
-  get(address: string): IstioctlConnection {
-    let connection = this.connections.get(address);
-    if (!connection) this.connections.set(address, (connection = new IstioctlConnection(address)));
+  get(address: string, token: string): IstioctlConnection {
+    const key = `${address} ${token}`;
+    let connection = this.connections.get(key);
+    if (!connection) this.connections.set(key, (connection = new IstioctlConnection(address, token)));
     return connection;
   }
 
@@ -27,24 +28,24 @@ export class ConnectionPool {
 }
 
 /**
- * Asks each address in turn (one address: a plain request) and checks the answer is complete, so a
- * fast but partial answer can never pass for a fast one.
+ * Asks every address (one address: a plain request), one after another or all at once, and checks
+ * the answers are complete, so a fast but partial answer can never pass for a fast one.
  */
 export async function runOperation(
   connectionFor: (address: string) => IstioctlConnection,
   addresses: string[],
   request: RequestSpec,
   timeoutMs: number,
+  mode: FanoutMode = 'sequential',
 ): Promise<OperationOutcome> {
+  const ask = (address: string) => connectionFor(address).request(request.typeUrl, request.resourceNames, timeoutMs);
   const started = performance.now();
-  let resources = 0;
-  let resourceBytes = 0;
-  for (const address of addresses) {
-    const response = await connectionFor(address).request(request.typeUrl, request.resourceNames, timeoutMs);
-    resources += response.resources.length;
-    resourceBytes += encodedResourcesSize(response);
-  }
+  const responses: DiscoveryResponse[] = [];
+  if (mode === 'parallel') responses.push(...(await Promise.all(addresses.map(ask))));
+  else for (const address of addresses) responses.push(await ask(address));
   const elapsedMs = performance.now() - started;
+  const resources = responses.reduce((sum, response) => sum + response.resources.length, 0);
+  const resourceBytes = responses.reduce((sum, response) => sum + encodedResourcesSize(response), 0);
   if (resources < request.minResources) {
     throw new Error(`incomplete answer: ${resources} resources, expected at least ${request.minResources}`);
   }

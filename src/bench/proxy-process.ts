@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BenchPki } from './bench-pki.js';
+import type { BenchCredentials } from './bench-credentials.js';
 import { freeLoopbackPort } from './free-port.js';
 import { readCpuMs, readMemory, type ProcessMemory } from './proc-stats.js';
 
@@ -12,7 +12,7 @@ export interface ProxyProcessOptions {
   mainJs: string;
   /** Replicas to put in ISTIOD_ADDRESSES. */
   istiods: Array<{ name: string; address: string }>;
-  pki: BenchPki;
+  credentials: BenchCredentials;
   /** Extra environment, e.g. FANOUT_TIMEOUT_MS; wins over the bench defaults. */
   env?: Record<string, string>;
   /** Node flags, e.g. --cpu-prof. */
@@ -28,8 +28,8 @@ process.once('exit', () => {
 });
 
 /**
- * `node dist/main.js` configured by environment only, exactly as it runs in production: TLS towards
- * istioctl, TLS towards the simulated istiods verified with the bench CA, static discovery.
+ * `node dist/main.js` configured by environment only, exactly as it runs in production: TLS and token
+ * verification towards istioctl, TLS towards the simulated istiods verified with the bench CA.
  */
 export class ProxyProcess {
   private output = '';
@@ -74,11 +74,15 @@ export class ProxyProcess {
       GRPC_PORT: String(grpcPort),
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: String(httpPort),
-      TLS_CERT_FILE: options.pki.proxyCertFile,
-      TLS_KEY_FILE: options.pki.proxyKeyFile,
+      TLS_CERT_FILE: options.credentials.proxyCertFile,
+      TLS_KEY_FILE: options.credentials.proxyKeyFile,
       DISCOVERY: 'static',
       ISTIOD_ADDRESSES: options.istiods.map(({ name, address }) => `${name}=${address}`).join(','),
-      UPSTREAM_CA_FILE: options.pki.caFile,
+      UPSTREAM_CA_FILE: options.credentials.caFile,
+      // Callers are verified as in production, offline (no Kubernetes API in the bench).
+      AUTH_MODE: 'jwks',
+      JWT_JWKS_FILE: options.credentials.jwksFile,
+      JWT_ISSUER: options.credentials.issuer,
       LOG_LEVEL: 'warn',
       ...options.env,
     };

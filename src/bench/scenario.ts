@@ -1,4 +1,4 @@
-import type { BenchPki } from './bench-pki.js';
+import type { BenchCredentials } from './bench-credentials.js';
 import type { BenchProfile } from './bench-profile.js';
 import { ChildLink } from './child-link.js';
 import type { FleetInfo, FleetSpec, IstiodSpec } from './fleet-spec.js';
@@ -16,12 +16,17 @@ const JOB_GRACE_MS = 30_000;
 export interface ScenarioContext {
   profile: BenchProfile;
   reps: number;
-  pki: BenchPki;
+  credentials: BenchCredentials;
+  /** Simulated istiods replay answers instead of rebuilding them (see memoized-istiod.ts). */
+  memoizeAnswers: boolean;
+  /** What istioctl sends by default: a ServiceAccount token for istio-system/default. */
+  istioctlToken: string;
   /** dist/bench, where the fleet and load-client scripts are. */
   benchDir: string;
   mainJs: string;
-  /** Node flags for the proxy process (e.g. --cpu-prof). */
+  /** Node flags for the proxy process and the fleet process (e.g. --cpu-prof). */
   proxyNodeFlags: string[];
+  fleetNodeFlags: string[];
   verbose: boolean;
   /** Latest wall-clock time (ms since epoch) any job may still start work. */
   deadline: number;
@@ -59,11 +64,16 @@ export interface EnvironmentOptions {
  * alone), and the load client. Everything is stopped whatever happens in `body`.
  */
 export async function withEnvironment<T>(context: ScenarioContext, options: EnvironmentOptions, body: (environment: Environment) => Promise<T>): Promise<T> {
-  const fleetSpec: FleetSpec = { istiods: options.istiods, tls: { certFile: context.pki.istiodCertFile, keyFile: context.pki.istiodKeyFile } };
+  const fleetSpec: FleetSpec = {
+    istiods: options.istiods,
+    tls: { certFile: context.credentials.istiodCertFile, keyFile: context.credentials.istiodKeyFile },
+    memoizeAnswers: context.memoizeAnswers,
+  };
   const fleet = await ChildLink.start<FleetInfo>(`${context.benchDir}/istiod-fleet.js`, fleetSpec, {
     label: 'istiod-fleet',
     readyTimeoutMs: FLEET_START_TIMEOUT_MS,
     forwardStderr: context.verbose,
+    nodeFlags: context.fleetNodeFlags,
   });
   let proxy: ProxyProcess | undefined;
   let client: ChildLink<unknown> | undefined;
@@ -72,7 +82,7 @@ export async function withEnvironment<T>(context: ScenarioContext, options: Envi
     proxy = await ProxyProcess.start({
       mainJs: context.mainJs,
       istiods: fleet.info.istiods.filter(({ name }) => proxied.has(name)),
-      pki: context.pki,
+      credentials: context.credentials,
       nodeFlags: context.proxyNodeFlags,
       startTimeoutMs: PROXY_START_TIMEOUT_MS,
       forwardOutput: context.verbose,
@@ -167,3 +177,11 @@ export function replicas(count: number, prefix: string, proxiesEach: number, del
     proxyGroups: [{ prefix: `${prefix}-${index}`, namespace: 'bench', count: proxiesEach }],
   }));
 }
+
+/**
+ * The informational baseline every fan-out scenario adds: the client asks every replica at once
+ * itself. On one machine with every replica in one process, that is the best any fan-out can do, so
+ * proxy / client-parallel isolates the proxy's own cost from the harness's.
+ */
+export const CLIENT_PARALLEL_DESCRIPTION = (istiods: number) =>
+  `istioctl-side parallel calls to all ${istiods} istiods (a zero-cost proxy on this machine)`;

@@ -1,0 +1,77 @@
+import { SYNCZ_TYPE_URL } from '../../sim/debug-generators.js';
+import { CLIENT_PARALLEL_DESCRIPTION, addressOf, atMost, noErrors, replicas, reportVariants, variant, within, withEnvironment, type Scenario } from '../scenario.js';
+import { ratio, round } from '../stats.js';
+
+/** Tolerance of the "sequential ≈ N×" expectation: a sequential fan-out pays each replica's delay in turn. */
+const SEQUENTIAL_TOLERANCE = 0.25;
+
+/**
+ * `istioctl proxy-status` against N replicas that each take `delayMs` to answer: through the proxy
+ * (parallel), straight to one replica (the physical floor: no fan-out can beat its slowest replica),
+ * and one replica after another (what the Go sample does over port-forwards).
+ */
+export const fanoutOverheadScenario: Scenario = {
+  id: 'fanout',
+  title: 'Fan-out overhead (syncz)',
+  async run(context) {
+    const sizes = context.profile.fanout;
+    const istiods = replicas(sizes.istiods, 'fanout', sizes.proxiesEach, () => sizes.delayMs);
+    const total = sizes.istiods * sizes.proxiesEach;
+    return withEnvironment(context, { istiods }, async (environment) => {
+      const slowest = istiods[istiods.length - 1].name;
+      const all = istiods.map(({ name }) => addressOf(environment, name));
+      const request = (minResources: number) => ({ typeUrl: SYNCZ_TYPE_URL, resourceNames: [], minResources });
+      const cpuBefore = environment.proxy.cpuMs();
+      const result = await environment.runLatency({
+        variants: [
+          { label: 'proxy', addresses: [environment.proxy.address], request: request(total) },
+          { label: 'direct', addresses: [addressOf(environment, slowest)], request: request(sizes.proxiesEach) },
+          { label: 'sequential', addresses: all, mode: 'sequential', request: request(total) },
+          { label: 'client-parallel', addresses: all, mode: 'parallel', request: request(total) },
+        ],
+        token: context.istioctlToken,
+        warmupOps: context.profile.warmupOps,
+        reps: context.reps,
+        opsPerRep: sizes.opsPerRep,
+        timeoutMs: context.profile.requestTimeoutMs,
+        budgetMs: environment.budget(sizes.budgetMs),
+      });
+      const variants = reportVariants(
+        result.variants,
+        {
+          proxy: { role: 'subject', description: `istioctl → proxy → ${sizes.istiods} istiods in parallel` },
+          direct: { role: 'baseline', description: `istioctl → one istiod (${slowest}), the physical floor` },
+          sequential: { role: 'baseline', description: `istioctl-side loop over ${sizes.istiods} istiods, one after another` },
+          'client-parallel': { role: 'baseline', description: CLIENT_PARALLEL_DESCRIPTION(sizes.istiods) },
+        },
+        'direct',
+      );
+      const proxy = variant(variants, 'proxy');
+      const proxyRequests = proxy.latency.count + proxy.errors + context.profile.warmupOps;
+      const sequential = variant(variants, 'sequential');
+      return {
+        params: { ...sizes, reps: context.reps, warmupOps: context.profile.warmupOps, mergedProxies: total },
+        variants,
+        metrics: {
+          sequentialOverProxyP50: ratio(sequential.latency.medianMs, proxy.latency.medianMs),
+          proxyOverClientParallelP50: ratio(proxy.latency.medianMs, variant(variants, 'client-parallel').latency.medianMs),
+          mergedResourceBytes: proxy.resourceBytes,
+          proxyCpuMsPerRequest: round((environment.proxy.cpuMs() - cpuBefore) / proxyRequests),
+          proxyPeakRssBytes: environment.proxy.memory().peakRssBytes,
+        },
+        goals: [
+          atMost('proxy-overhead', 'p50(proxy) / p50(direct one istiod)', proxy.p50Ratio ?? Number.NaN, 1.15),
+          within(
+            'sequential-cost',
+            `p50(sequential) / p50(direct) ≈ ${sizes.istiods}×`,
+            sequential.p50Ratio ?? Number.NaN,
+            sizes.istiods * (1 - SEQUENTIAL_TOLERANCE),
+            sizes.istiods * (1 + SEQUENTIAL_TOLERANCE),
+          ),
+          noErrors(variants),
+        ],
+        notes: result.truncated ? ['stopped early: the time budget ran out'] : [],
+      };
+    });
+  },
+};
