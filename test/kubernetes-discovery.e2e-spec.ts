@@ -1,8 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { Logger } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy, type RunningProxy } from '../src/bootstrap.js';
 import { loadConfig } from '../src/config/load-config.js';
@@ -16,6 +14,7 @@ import { createTokenIssuer, type TokenIssuer } from '../src/sim/test-tokens.js';
 import { FakeKubeApi } from './support/fake-kube-api.js';
 import { istiodPod } from './support/istiod-pod.js';
 import { freePort } from './support/ports.js';
+import { startKubeProxy } from './support/kube-proxy.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
 const NS = 'istio-system';
@@ -85,28 +84,9 @@ describe('DISCOVERY=kubernetes against a test Kubernetes API (real client-node i
     kube.upsertPod(istiodPod({ name: podName(0), ip: POD_IPS[0] }));
     kube.upsertPod(istiodPod({ name: podName(1), ip: POD_IPS[1] }));
 
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, kube.kubeconfigYaml());
-    const grpcPort = await freePort();
-    Logger.overrideLogger(false);
-    proxy = await startProxy(
-      loadConfig({
-        GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: String(grpcPort),
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(await freePort()),
-        PLAINTEXT: 'true',
-        KUBECONFIG: kubeconfig,
-        POD_NAMESPACE: NS,
-        ISTIOD_PORT: String(istiodPort),
-        WATCH_BACKOFF_INITIAL_MS: '50',
-        WATCH_BACKOFF_MAX_MS: '400',
-        FANOUT_TIMEOUT_MS: '3000',
-        AUTH_MODE: 'none',
-      }),
-      false,
-    );
-    client = new XdsClient({ address: `127.0.0.1:${grpcPort}`, plaintext: true, token: await tokens.mint({ namespace: NS, serviceAccount: 'default' }) });
+    let proxyAddress: string;
+    ({ proxy, address: proxyAddress } = await startKubeProxy(kube, dir, { ISTIOD_PORT: String(istiodPort), AUTH_MODE: 'none' }));
+    client = new XdsClient({ address: proxyAddress, plaintext: true, token: await tokens.mint({ namespace: NS, serviceAccount: 'default' }) });
   });
 
   afterAll(async () => {

@@ -1,22 +1,21 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Logger } from '@nestjs/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProxy, type RunningProxy } from '../src/bootstrap.js';
-import { loadConfig } from '../src/config/load-config.js';
+import type { RunningProxy } from '../src/bootstrap.js';
 import { createCertificateAuthority } from '../src/common/test-pki.js';
 import { XdsClient } from '../src/cli/xds-client.js';
 import { decodeClientConfigs } from '../src/cli/xds-decoders.js';
 import { DiscoveryService } from '../src/modules/discovery/discovery.service.js';
 import { SimulatedIstiod } from '../src/sim/istiod-simulator.js';
-import { createTokenIssuer, type TokenIssuer } from '../src/sim/test-tokens.js';
+import { createTokenIssuer } from '../src/sim/test-tokens.js';
 import { FakeKubeApi } from './support/fake-kube-api.js';
 import { serveTokenIssuer } from './support/issuer-routes.js';
 import { istiodPod } from './support/istiod-pod.js';
 import { freePort } from './support/ports.js';
+import { startKubeProxy } from './support/kube-proxy.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
 const NS = 'istio-system';
@@ -102,28 +101,9 @@ describe('UPSTREAM_MODE=port-forward through the pods/portforward subresource (r
     await Promise.all(istiods.map((istiod) => istiod.start()));
     POD_IPS.forEach((ip, i) => kube.upsertPod(istiodPod({ name: podName(i), ip })));
 
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, kube.kubeconfigYaml());
-    const grpcPort = await freePort();
-    Logger.overrideLogger(false);
-    proxy = await startProxy(
-      loadConfig({
-        GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: String(grpcPort),
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(await freePort()),
-        PLAINTEXT: 'true',
-        KUBECONFIG: kubeconfig,
-        POD_NAMESPACE: NS,
-        ISTIOD_PORT: String(istiodPort),
-        UPSTREAM_MODE: 'port-forward',
-        WATCH_BACKOFF_INITIAL_MS: '50',
-        WATCH_BACKOFF_MAX_MS: '400',
-        FANOUT_TIMEOUT_MS: '3000',
-      }),
-      false,
-    );
-    client = new XdsClient({ address: `127.0.0.1:${grpcPort}`, plaintext: true, token: await tokens.mint({ namespace: NS, serviceAccount: 'default' }) });
+    let proxyAddress: string;
+    ({ proxy, address: proxyAddress } = await startKubeProxy(kube, dir, { ISTIOD_PORT: String(istiodPort), UPSTREAM_MODE: 'port-forward' }));
+    client = new XdsClient({ address: proxyAddress, plaintext: true, token: await tokens.mint({ namespace: NS, serviceAccount: 'default' }) });
   });
 
   afterAll(async () => {
