@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import type { BenchResults, GoalResult, MachineDescription, ScenarioResult } from './results.js';
+import type { BenchResults, GoalResult, MachineDescription } from './results.js';
 
 const GIB = 1024 ** 3;
 const MIB = 1024 ** 2;
