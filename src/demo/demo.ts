@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { startProxy, type RunningProxy } from '../bootstrap.js';
 import { ConfigError } from '../config/config.error.js';
 import { loadConfig } from '../config/load-config.js';
+import pino from 'pino';
+import { PinoLogger } from '../modules/logging/pino-logger.js';
 import { runClient } from '../cli/client.js';
 import { findPodOnThird, buildDemoMesh } from '../sim/mesh-fixtures.js';
 import { startDemoMesh, DEMO_ISTIOD_SERVER_NAME, type DemoMesh } from './demo-mesh.js';
@@ -33,6 +35,8 @@ async function main(): Promise<number> {
         JWT_ISSUER: mesh.issuer,
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       }),
+      // The proxy's JSON logs go to stderr so stdout reads like istioctl's output.
+      new PinoLogger(process.env.LOG_LEVEL ?? 'warn', pino.destination({ fd: 2, sync: true })),
     );
     const address = `localhost:${grpcPort}`;
     banner(mesh, address);

@@ -1,4 +1,5 @@
 import { Metadata, status } from '@grpc/grpc-js';
+import { Logger } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { NEVER, Observable, firstValueFrom, of, throwError } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -60,6 +61,8 @@ async function rejection(promise: Promise<unknown>): Promise<{ code: number; mes
   expect(err).toBeInstanceOf(RpcException);
   return (err as RpcException).getError() as { code: number; message: string; metadata?: Metadata };
 }
+
+Logger.overrideLogger(false); // the warnings under test would only add noise to the test output
 
 describe('AggregationService', () => {
   afterEach(() => vi.useRealTimers());
