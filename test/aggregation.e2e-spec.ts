@@ -6,6 +6,7 @@ import { formatVersion } from '../src/cli/format.js';
 import { istioctlNode } from '../src/cli/istioctl-node.js';
 import { buildDemoMesh, findPodOnThird } from '../src/sim/mesh-fixtures.js';
 import { startMesh, type MeshHarness } from './support/mesh-harness.js';
+import { waitFor } from './support/wait-for.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
 const CONFIG_DUMP = 'istio.io/debug/config_dump';
@@ -243,8 +244,3 @@ describe('PARTIAL_RESULTS=deny', () => {
     expect(response.resources.length).toBeGreaterThan(0);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
-}
