@@ -12,6 +12,7 @@ import { ConfigDumpStrategy } from './merge/config-dump.strategy.js';
 import { ConnectionsStrategy } from './merge/connections.strategy.js';
 import { InternalDebugStrategy } from './merge/internal-debug.strategy.js';
 import { StrategyRegistry } from './merge/strategy-registry.js';
+import { RequestLog } from './request-log.js';
 import { SynczStrategy } from './merge/syncz.strategy.js';
 import { UpstreamCredentials } from './upstream-credentials.js';
 
@@ -20,6 +21,7 @@ import { UpstreamCredentials } from './upstream-credentials.js';
   controllers: [AdsController],
   providers: [
     AdsStreamService,
+    RequestLog,
     AggregationService,
     FanoutService,
     InstanceHealth,
