@@ -13,6 +13,7 @@ import { ConnectionsStrategy } from './merge/connections.strategy.js';
 import { InternalDebugStrategy } from './merge/internal-debug.strategy.js';
 import { StrategyRegistry } from './merge/strategy-registry.js';
 import { RequestLog } from './request-log.js';
+import { ResponseEnvelope } from './response-envelope.js';
 import { SynczStrategy } from './merge/syncz.strategy.js';
 import { UpstreamCredentials } from './upstream-credentials.js';
 
@@ -22,6 +23,7 @@ import { UpstreamCredentials } from './upstream-credentials.js';
   providers: [
     AdsStreamService,
     RequestLog,
+    ResponseEnvelope,
     AggregationService,
     FanoutService,
     InstanceHealth,

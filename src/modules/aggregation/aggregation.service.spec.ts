@@ -14,6 +14,7 @@ import { AggregationService } from './aggregation.service.js';
 import { FanoutService } from './fanout.service.js';
 import { UpstreamCaller } from './istiod.client.js';
 import { InstanceHealth } from './instance-health.js';
+import { ResponseEnvelope } from './response-envelope.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { StrategyRegistry } from './merge/strategy-registry.js';
 import { SynczStrategy } from './merge/syncz.strategy.js';
@@ -47,7 +48,7 @@ function build(answers: Record<string, () => Observable<DiscoveryResponse>>, env
   const caller = new ScriptedCaller(answers);
   const registry = new StrategyRegistry({ getProviders: () => [] } as never, config);
   registry.register([new SynczStrategy()]);
-  const sut = new AggregationService(config, discovery, new FanoutService(caller), registry, new MetricsService(), new InstanceHealth());
+  const sut = new AggregationService(config, discovery, new FanoutService(caller), registry, new MetricsService(), new InstanceHealth(), new ResponseEnvelope(config));
   return { sut, caller };
 }
 

@@ -12,8 +12,8 @@ import { FanoutService } from './fanout.service.js';
 import { FanoutResult, InstanceAnswer, InstanceError, isAnswer, isError } from './fanout-result.js';
 import { rpcError } from './grpc-errors.js';
 import { InstanceHealth } from './instance-health.js';
-import { ControlPlaneIdentifier, mergeIdentifiers, parseIdentifier } from './merge/control-plane.js';
 import { StrategyRegistry } from './merge/strategy-registry.js';
+import { ResponseEnvelope } from './response-envelope.js';
 
 export const MISSING_INSTANCES_HEADER = 'x-istioctl-proxy-missing';
 /** Caller metadata istiod needs: its token (identity and per-namespace filtering) and cluster id. */
@@ -46,9 +46,6 @@ export interface AggregateOutcome {
 @Injectable()
 export class AggregationService {
   private readonly logger = new Logger('Aggregation');
-  /** istiod >= 1.25 sends control_plane on syncz only; remember each replica's for the other types. */
-  private readonly identifiers = new Map<string, ControlPlaneIdentifier>();
-  private lastVersionMix = '';
   private readonly coalescer: Coalescer<AggregateOutcome>;
 
   constructor(
@@ -58,6 +55,7 @@ export class AggregationService {
     private readonly strategies: StrategyRegistry,
     private readonly metrics: MetricsService,
     private readonly health: InstanceHealth,
+    private readonly envelope: ResponseEnvelope,
   ) {
     this.coalescer = new Coalescer(config.responseCacheMs);
   }
@@ -99,7 +97,7 @@ export class AggregationService {
             const log = (message: string) => this.logger.log(`${request.type_url}: ${message}`);
             return from(Promise.resolve(strategy.merge(request, answers, { log }))).pipe(
               map((merged) => ({
-                response: this.finish(request, merged, answers),
+                response: this.envelope.wrap(request, merged, answers),
                 missing: errors,
                 stats: statsOf(results),
                 coalesced: false,
@@ -146,29 +144,6 @@ export class AggregationService {
     this.metrics.partialAnswers.inc({ type_url: request.type_url });
     this.logger.warn(`${request.type_url}: partial answer, missing ${errors.length} of ${results.length} istiod instances: ${reasons}`);
     return { answers, errors };
-  }
-
-  /** The envelope every merged response gets, whatever the strategy did. */
-  private finish(request: DiscoveryRequest, merged: DiscoveryResponse, answers: InstanceAnswer[]): DiscoveryResponse {
-    const identifiers: ControlPlaneIdentifier[] = [];
-    for (const { instance, response } of answers) {
-      const parsed = parseIdentifier(response.control_plane?.identifier);
-      if (parsed) this.identifiers.set(instance.name, parsed);
-      const known = parsed ?? this.identifiers.get(instance.name);
-      if (known) identifiers.push(known);
-    }
-    const { identifier, mixedVersions } = mergeIdentifiers(identifiers, this.config.controlPlaneId);
-    const mix = mixedVersions?.join(',') ?? '';
-    // Logged when the mix changes, not on every request; single-answer merges say nothing about it.
-    if (mix && mix !== this.lastVersionMix) this.logger.warn(`istiod replicas run different versions: ${mix}`);
-    if (identifiers.length > 1) this.lastVersionMix = mix;
-    return {
-      ...merged,
-      type_url: request.type_url,
-      nonce: randomUUID(),
-      version_info: merged.version_info || answers[0]?.response.version_info || '',
-      control_plane: { identifier: JSON.stringify(identifier) },
-    };
   }
 }
 
