@@ -39,6 +39,7 @@ export class AdsStreamService {
     return defer(() => this.open(requests$, metadata, call));
   }
 
+  /** Stream slots held (overall), for tests that check slots are released. */
   get openStreams(): number {
     return this.limits.open;
   }

@@ -26,7 +26,6 @@ export interface KubernetesSourceOptions {
  */
 export class KubernetesInstanceSource extends InstanceSource {
   readonly instances$: Observable<IstiodInstance[]>;
-  private watch?: ResilientWatch<V1Pod>;
 
   constructor(private readonly options: KubernetesSourceOptions) {
     super();
@@ -46,7 +45,6 @@ export class KubernetesInstanceSource extends InstanceSource {
           subscriber.next(pods.filter(isReadyIstiod).map((pod) => toInstance(pod, options.istiodPort)));
         },
       });
-      this.watch = watch;
       watch.start();
       return () => watch.stop();
     }).pipe(share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }));
@@ -56,11 +54,6 @@ export class KubernetesInstanceSource extends InstanceSource {
     return `namespace ${this.options.namespace} (selector ${this.options.labelSelector})`;
   }
 
-  /** Watch state for health and debug endpoints. */
-  get state(): { synced: boolean; healthy: boolean; restarts: number; lastError?: string } {
-    const watch = this.watch;
-    return { synced: !!watch?.synced, healthy: !!watch?.healthy, restarts: watch?.restarts ?? 0, lastError: watch?.lastError };
-  }
 }
 
 function podIpInstance(pod: V1Pod, port: number): IstiodInstance {

@@ -41,10 +41,6 @@ export class StrategyRegistry implements OnModuleInit {
       this.fallback
     );
   }
-
-  list(): Array<{ name: string; typeUrl: string }> {
-    return this.strategies.map((s) => ({ name: s.name, typeUrl: describe(s.typeUrl) }));
-  }
 }
 
 function describe(matcher: MergeStrategy['typeUrl']): string {

@@ -30,8 +30,6 @@ export class ResilientWatch<T extends KubernetesObject> {
   private emitScheduled?: NodeJS.Immediate;
   private listed = false;
   private stopped = true;
-  restarts = 0;
-  lastError?: string;
 
   constructor(private readonly options: ResilientWatchOptions<T>) {
     this.backoff = new Backoff(options.backoff);
@@ -66,15 +64,6 @@ export class ResilientWatch<T extends KubernetesObject> {
     void this.informer?.stop();
   }
 
-  /** True while the last attempt has not failed. */
-  get healthy(): boolean {
-    return this.listed && this.restartTimer === undefined;
-  }
-
-  get synced(): boolean {
-    return this.listed;
-  }
-
   private run(): void {
     this.informer?.start().catch((err: unknown) => this.onError(err));
   }
@@ -82,12 +71,10 @@ export class ResilientWatch<T extends KubernetesObject> {
   private onError(err: unknown): void {
     if (this.stopped || this.restartTimer) return;
     const delay = this.backoff.next();
-    this.lastError = describeError(err);
-    this.logger.warn(`${this.options.description}: watch failed (${this.lastError}); retrying in ${delay} ms, serving the last known state`);
+    this.logger.warn(`${this.options.description}: watch failed (${describeError(err)}); retrying in ${delay} ms, serving the last known state`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopped) return;
-      this.restarts++;
       this.options.onRestart?.();
       this.run();
     }, delay);
