@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { WIRE_LENGTH_DELIMITED as LENGTH_DELIMITED, WIRE_VARINT as VARINT, readNestedString } from './protobuf-wire.js';
 import { DiscoveryResponse, ProtoAny } from './xds-types.js';
 
 // Field numbers from envoy/service/discovery/v3/discovery.proto, google/protobuf/any.proto and
@@ -12,8 +13,6 @@ const CONTROL_PLANE = 6;
 const ANY_TYPE_URL = 1;
 const ANY_VALUE = 2;
 const CONTROL_PLANE_IDENTIFIER = 1;
-const LENGTH_DELIMITED = 2;
-const VARINT = 0;
 
 /**
  * DiscoveryResponse on the proxy's hot path, both ways. The generic proto-loader codec builds two
@@ -34,7 +33,7 @@ export function decodeDiscoveryResponse(buffer: Buffer): DiscoveryResponse {
     else if (field === CANARY && wireType === VARINT) response.canary = reader.bool();
     else if (field === TYPE_URL && wireType === LENGTH_DELIMITED) response.type_url = reader.string();
     else if (field === NONCE && wireType === LENGTH_DELIMITED) response.nonce = reader.string();
-    else if (field === CONTROL_PLANE && wireType === LENGTH_DELIMITED) response.control_plane = readControlPlane(reader);
+    else if (field === CONTROL_PLANE && wireType === LENGTH_DELIMITED) response.control_plane = { identifier: readNestedString(reader, CONTROL_PLANE_IDENTIFIER) };
     else reader.skipType(wireType);
   }
   return response;
@@ -78,17 +77,6 @@ function readAny(reader: protobuf.Reader, buffer: Buffer): ProtoAny {
     } else reader.skipType(t & 7);
   }
   return any;
-}
-
-function readControlPlane(reader: protobuf.Reader): { identifier: string } {
-  const end = reader.uint32() + reader.pos;
-  let identifier = '';
-  while (reader.pos < end) {
-    const t = reader.uint32();
-    if (t >>> 3 === CONTROL_PLANE_IDENTIFIER && (t & 7) === LENGTH_DELIMITED) identifier = reader.string();
-    else reader.skipType(t & 7);
-  }
-  return { identifier };
 }
 
 const EMPTY = Buffer.alloc(0);

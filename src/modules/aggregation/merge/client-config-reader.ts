@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { WIRE_LENGTH_DELIMITED, readNestedString } from '../../../common/protobuf-wire.js';
 
 export const CLIENT_CONFIG_TYPE_URL = 'type.googleapis.com/envoy.service.status.v3.ClientConfig';
 
@@ -16,7 +17,6 @@ const NODE_ID = 1;
 const GENERIC_XDS_CONFIG_LAST_UPDATED = 5;
 const TIMESTAMP_SECONDS = 1;
 const TIMESTAMP_NANOS = 2;
-const WIRE_LENGTH_DELIMITED = 2;
 
 /**
  * Walks the wire format directly: syncz answers can hold tens of thousands of ClientConfigs and
@@ -31,7 +31,7 @@ export function readClientConfigKey(bytes: Uint8Array): ClientConfigKey {
     const field = tag >>> 3;
     const wireType = tag & 7;
     if (field === CLIENT_CONFIG_NODE && wireType === WIRE_LENGTH_DELIMITED) {
-      nodeId = readNodeId(reader, reader.uint32() + reader.pos);
+      nodeId = readNestedString(reader, NODE_ID);
     } else if (field === CLIENT_CONFIG_GENERIC_XDS_CONFIGS && wireType === WIRE_LENGTH_DELIMITED) {
       lastUpdatedMs = Math.max(lastUpdatedMs, readLastUpdated(reader, reader.uint32() + reader.pos));
     } else {
@@ -39,16 +39,6 @@ export function readClientConfigKey(bytes: Uint8Array): ClientConfigKey {
     }
   }
   return { nodeId, lastUpdatedMs };
-}
-
-function readNodeId(reader: protobuf.Reader, end: number): string {
-  let id = '';
-  while (reader.pos < end) {
-    const tag = reader.uint32();
-    if (tag >>> 3 === NODE_ID && (tag & 7) === WIRE_LENGTH_DELIMITED) id = reader.string();
-    else reader.skipType(tag & 7);
-  }
-  return id;
 }
 
 function readLastUpdated(reader: protobuf.Reader, end: number): number {
