@@ -20,7 +20,7 @@ import { buildDemoMesh, findPodOnThird } from '../src/sim/mesh-fixtures.js';
 import { captureLogs, type LogCapture } from './support/log-capture.js';
 import { ISTIOD_SERVER_NAME, startMesh, type MeshHarness } from './support/mesh-harness.js';
 import { scrapeMetrics } from './support/metrics-scrape.js';
-import { freePort } from './support/ports.js';
+import { freePort } from '../src/common/free-port.js';
 import { waitFor } from './support/wait-for.js';
 
 const SYNCZ = 'istio.io/debug/syncz';

@@ -10,7 +10,7 @@ import { MetricsService } from '../src/modules/metrics/metrics.service.js';
 import { FakeKubeApi } from './support/fake-kube-api.js';
 import { istiodPod } from './support/istiod-pod.js';
 import { ISTIOD_SERVER_NAME, KUBE_NS, startKubeMesh, type KubeMesh } from './support/kube-mesh.js';
-import { freePort } from './support/ports.js';
+import { freePort } from '../src/common/free-port.js';
 import { eventually } from './support/wait-for.js';
 
 const SYNCZ = 'istio.io/debug/syncz';

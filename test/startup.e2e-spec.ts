@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeClientConfigs } from '../src/cli/xds-decoders.js';
 import { XdsClient } from '../src/cli/xds-client.js';
 import { startDemoMesh, type DemoMesh } from '../src/demo/demo-mesh.js';
-import { freePort } from './support/ports.js';
+import { freePort } from '../src/common/free-port.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const mainJs = join(repoRoot, 'dist/main.js');

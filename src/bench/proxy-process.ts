@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchCredentials } from './bench-credentials.js';
-import { freeLoopbackPort } from './free-port.js';
+import { freePort } from '../common/free-port.js';
 import { readCpuMs, readMemory, type ProcessMemory } from './proc-stats.js';
 
 const READY_POLL_MS = 50;
@@ -66,8 +66,8 @@ export class ProxyProcess {
   }
 
   static async start(options: ProxyProcessOptions): Promise<ProxyProcess> {
-    const grpcPort = await freeLoopbackPort();
-    const httpPort = await freeLoopbackPort();
+    const grpcPort = await freePort();
+    const httpPort = await freePort();
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
       GRPC_HOST: '127.0.0.1',

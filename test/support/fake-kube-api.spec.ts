@@ -17,7 +17,7 @@ import {
 } from '@kubernetes/client-node';
 import type { WebSocket } from 'ws';
 import { FakeKubeApi, type FakeKubeApiOptions } from './fake-kube-api.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../src/common/free-port.js';
 
 const PODS_PATH = '/api/v1/namespaces/istio-system/pods';
 const SELECTOR = 'app=istiod';

@@ -10,7 +10,7 @@ import { FakeKubeApi } from './fake-kube-api.js';
 import { serveTokenIssuer } from './issuer-routes.js';
 import { istiodPod } from './istiod-pod.js';
 import { startKubeProxy } from './kube-proxy.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../src/common/free-port.js';
 
 export const KUBE_NS = 'istio-system';
 export const ISTIOD_SERVER_NAME = `istiod.${KUBE_NS}.svc`;

@@ -4,7 +4,7 @@ import { Logger } from '@nestjs/common';
 import { startProxy, type RunningProxy } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import type { FakeKubeApi } from './fake-kube-api.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../src/common/free-port.js';
 
 export interface KubeProxy {
   proxy: RunningProxy;

@@ -8,7 +8,7 @@ import { createCertificateAuthority, type CertificateAuthority } from '../../src
 import { XdsClient, type XdsClientOptions } from '../../src/cli/xds-client.js';
 import { SimulatedIstiod, type SimulatedIstiodOptions } from '../../src/sim/istiod-simulator.js';
 import { createTokenIssuer, type TokenIssuer } from '../../src/sim/test-tokens.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../src/common/free-port.js';
 
 export const ISTIOD_SERVER_NAME = 'istiod.istio-system.svc';
 

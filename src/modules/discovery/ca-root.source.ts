@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { BehaviorSubject } from 'rxjs';
 import { ConfigError } from '../../config/config.error.js';
 import { BackoffOptions } from './kube/backoff.js';
+import { describeKubeError } from './kube/kube-error.js';
 import { ResilientWatch } from './kube/resilient-watch.js';
 import { TrustRoots } from './trust-roots.js';
 
@@ -92,7 +93,5 @@ function describe(err: unknown): string {
   const code = e?.code ?? e?.statusCode;
   if (code === 404) return 'not found';
   if (code === 403) return 'forbidden: the proxy ServiceAccount needs get on configmaps/istio-ca-root-cert';
-  // client-node's ApiException message embeds the whole response; keep the first line.
-  const firstLine = (e?.message ?? String(err)).split('\n')[0].slice(0, 200);
-  return [code, firstLine].filter(Boolean).join(' ');
+  return describeKubeError(err);
 }

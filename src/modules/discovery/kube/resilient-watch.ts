@@ -1,6 +1,7 @@
 import { KubeConfig, KubernetesListObject, KubernetesObject, ListWatch, Watch } from '@kubernetes/client-node';
 import { Logger } from '@nestjs/common';
 import { Backoff, BackoffOptions } from './backoff.js';
+import { describeKubeError } from './kube-error.js';
 
 export interface ResilientWatchOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
@@ -71,7 +72,7 @@ export class ResilientWatch<T extends KubernetesObject> {
   private onError(err: unknown): void {
     if (this.stopped || this.restartTimer) return;
     const delay = this.backoff.next();
-    this.logger.warn(`${this.options.description}: watch failed (${describeError(err)}); retrying in ${delay} ms, serving the last known state`);
+    this.logger.warn(`${this.options.description}: watch failed (${describeKubeError(err)}); retrying in ${delay} ms, serving the last known state`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopped) return;
@@ -89,10 +90,4 @@ export class ResilientWatch<T extends KubernetesObject> {
       if (!this.stopped && this.informer) this.options.onChange([...this.informer.list()]);
     });
   }
-}
-
-function describeError(err: unknown): string {
-  const e = err as { statusCode?: number; code?: number | string; message?: string; body?: unknown };
-  const status = e?.statusCode ?? e?.code;
-  return [status, e?.message].filter(Boolean).join(' ') || String(err);
 }
