@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: process.env }).status ?? 1;
 
-if (run('npx', ['tsc', '-p', 'tsconfig.test.json']) !== 0 || run('npm', ['run', 'build', '--silent']) !== 0) {
+if (run('npx', ['tsc', '-p', 'tsconfig.test.json']) !== 0 || run('npm', ['run', 'build:tools', '--silent']) !== 0) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }

@@ -1,12 +1,12 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeClientConfigs, decodeConfigDump, controlPlaneInfo } from '../src/cli/xds-decoders.js';
-import { XdsStatusError } from '../src/cli/xds-errors.js';
-import { formatVersion } from '../src/cli/format.js';
-import { istioctlNode } from '../src/cli/istioctl-node.js';
-import { buildDemoMesh, findPodOnThird } from '../src/sim/mesh-fixtures.js';
-import { startMesh, type MeshHarness } from './support/mesh-harness.js';
-import { waitFor } from './support/wait-for.js';
+import { decodeClientConfigs, decodeConfigDump, controlPlaneInfo } from '../tools/cli/xds-decoders.js';
+import { XdsStatusError } from '../tools/cli/xds-errors.js';
+import { formatVersion } from '../tools/cli/format.js';
+import { istioctlNode } from '../tools/cli/istioctl-node.js';
+import { buildDemoMesh, findPodOnThird } from '../tools/sim/mesh-fixtures.js';
+import { startMesh, type MeshHarness } from './kit/mesh-harness.js';
+import { waitFor } from './kit/wait-for.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
 const CONFIG_DUMP = 'istio.io/debug/config_dump';

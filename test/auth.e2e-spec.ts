@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { XdsStatusError } from '../src/cli/xds-errors.js';
-import { decodeClientConfigs } from '../src/cli/xds-decoders.js';
-import { buildDemoMesh } from '../src/sim/mesh-fixtures.js';
-import { createTokenIssuer, type TokenIssuer } from '../src/sim/test-tokens.js';
-import { FakeKubeApi } from './support/fake-kube-api.js';
-import { serveTokenIssuer } from './support/issuer-routes.js';
-import { startMesh, type MeshHarness } from './support/mesh-harness.js';
+import { XdsStatusError } from '../tools/cli/xds-errors.js';
+import { decodeClientConfigs } from '../tools/cli/xds-decoders.js';
+import { buildDemoMesh } from '../tools/sim/mesh-fixtures.js';
+import { createTokenIssuer, type TokenIssuer } from './kit/test-tokens.js';
+import { FakeKubeApi } from './kit/fake-kube-api.js';
+import { serveTokenIssuer } from './kit/issuer-routes.js';
+import { startMesh, type MeshHarness } from './kit/mesh-harness.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
 
@@ -17,7 +17,7 @@ const SYNCZ = 'istio.io/debug/syncz';
 async function rawAuthorization(mesh: MeshHarness, header: string): Promise<unknown> {
   const grpc = await import('@grpc/grpc-js');
   const { adsClientConstructor } = await import('../src/common/proto.js');
-  const { istioctlNode } = await import('../src/cli/istioctl-node.js');
+  const { istioctlNode } = await import('../tools/cli/istioctl-node.js');
   const Ctor = adsClientConstructor();
   const client = new Ctor(mesh.proxyAddress, grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();

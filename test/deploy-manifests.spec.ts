@@ -447,7 +447,7 @@ describe('Dockerfile', () => {
 
   it('.dockerignore keeps local build output, dependencies and test artifacts out of the context', () => {
     const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
-    for (const entry of ['node_modules', 'dist', '.git', '.tmp', 'bench/results', 'coverage']) expect(ignored, entry).toContain(entry);
+    for (const entry of ['node_modules', 'dist', '.git', '.tmp', 'tools', 'dist-tools', 'coverage']) expect(ignored, entry).toContain(entry);
   });
 });
 

@@ -3,15 +3,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProxy } from '../src/bootstrap.js';
 import { loadConfig } from '../src/config/load-config.js';
-import { createCertificateAuthority } from '../src/common/test-pki.js';
-import { decodeClientConfigs } from '../src/cli/xds-decoders.js';
+import { createCertificateAuthority } from '../src/modules/tls/pki.js';
+import { decodeClientConfigs } from '../tools/cli/xds-decoders.js';
 import { IstiodClientPool } from '../src/modules/aggregation/istiod.client.js';
 import { MetricsService } from '../src/modules/metrics/metrics.service.js';
-import { FakeKubeApi } from './support/fake-kube-api.js';
-import { istiodPod } from './support/istiod-pod.js';
-import { ISTIOD_SERVER_NAME, KUBE_NS, startKubeMesh, type KubeMesh } from './support/kube-mesh.js';
-import { freePort } from '../src/common/free-port.js';
-import { eventually } from './support/wait-for.js';
+import { FakeKubeApi } from './kit/fake-kube-api.js';
+import { istiodPod } from './kit/istiod-pod.js';
+import { ISTIOD_SERVER_NAME, KUBE_NS, startKubeMesh, type KubeMesh } from './kit/kube-mesh.js';
+import { freePort } from './kit/free-port.js';
+import { eventually } from './kit/wait-for.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
 

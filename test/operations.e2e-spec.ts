@@ -1,16 +1,16 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeClientConfigs } from '../src/cli/xds-decoders.js';
-import { XdsStatusError } from '../src/cli/xds-errors.js';
+import { decodeClientConfigs } from '../tools/cli/xds-decoders.js';
+import { XdsStatusError } from '../tools/cli/xds-errors.js';
 import { ADS_SERVICE } from '../src/common/proto.js';
 import { LifecycleService } from '../src/modules/lifecycle/lifecycle.service.js';
-import { buildDemoMesh } from '../src/sim/mesh-fixtures.js';
-import { createTokenIssuer } from '../src/sim/test-tokens.js';
-import { grpcHealthCheck } from './support/grpc-health-client.js';
-import { captureLogs, type LogCapture } from './support/log-capture.js';
-import { startMesh, type MeshHarness } from './support/mesh-harness.js';
-import { scrapeMetrics } from './support/metrics-scrape.js';
-import { waitFor } from './support/wait-for.js';
+import { buildDemoMesh } from '../tools/sim/mesh-fixtures.js';
+import { createTokenIssuer } from './kit/test-tokens.js';
+import { grpcHealthCheck } from './kit/grpc-health-client.js';
+import { captureLogs, type LogCapture } from './kit/log-capture.js';
+import { startMesh, type MeshHarness } from './kit/mesh-harness.js';
+import { scrapeMetrics } from './kit/metrics-scrape.js';
+import { waitFor } from './kit/wait-for.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
 const CONFIG_DUMP = 'istio.io/debug/config_dump';

@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeClientConfigs } from '../src/cli/xds-decoders.js';
+import { decodeClientConfigs } from '../tools/cli/xds-decoders.js';
 import { DiscoveryService } from '../src/modules/discovery/discovery.service.js';
-import { KUBE_NS, startKubeMesh, type KubeMesh } from './support/kube-mesh.js';
-import { eventually } from './support/wait-for.js';
+import { KUBE_NS, startKubeMesh, type KubeMesh } from './kit/kube-mesh.js';
+import { eventually } from './kit/wait-for.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
 

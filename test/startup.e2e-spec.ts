@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeClientConfigs } from '../src/cli/xds-decoders.js';
-import { XdsClient } from '../src/cli/xds-client.js';
-import { startDemoMesh, type DemoMesh } from '../src/demo/demo-mesh.js';
-import { freePort } from '../src/common/free-port.js';
+import { decodeClientConfigs } from '../tools/cli/xds-decoders.js';
+import { XdsClient } from '../tools/cli/xds-client.js';
+import { startDemoMesh, type DemoMesh } from '../tools/demo/demo-mesh.js';
+import { freePort } from './kit/free-port.js';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const mainJs = join(repoRoot, 'dist/main.js');

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenRejected } from '../src/modules/auth/caller-identity.js';
 import { TokenReviewVerifier } from '../src/modules/auth/tokenreview.verifier.js';
-import { createTokenIssuer, type TokenIssuer } from '../src/sim/test-tokens.js';
-import { FakeKubeApi } from './support/fake-kube-api.js';
-import { serveTokenIssuer, type ReviewCounter } from './support/issuer-routes.js';
+import { createTokenIssuer, type TokenIssuer } from './kit/test-tokens.js';
+import { FakeKubeApi } from './kit/fake-kube-api.js';
+import { serveTokenIssuer, type ReviewCounter } from './kit/issuer-routes.js';
 
 describe('TokenReviewVerifier against a test Kubernetes API', () => {
   let kube: FakeKubeApi;

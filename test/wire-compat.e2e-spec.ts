@@ -3,12 +3,12 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adsPackageDefinition } from '../src/common/proto.js';
-import { istioctlNode } from '../src/cli/istioctl-node.js';
-import { goTimeNonce } from '../src/cli/go-time.js';
-import { decodeClientConfigs, controlPlaneInfo } from '../src/cli/xds-decoders.js';
+import { istioctlNode } from '../tools/cli/istioctl-node.js';
+import { goTimeNonce } from '../tools/cli/go-time.js';
+import { decodeClientConfigs, controlPlaneInfo } from '../tools/cli/xds-decoders.js';
 import type { DiscoveryRequest, DiscoveryResponse } from '../src/common/xds-types.js';
-import { buildDemoMesh } from '../src/sim/mesh-fixtures.js';
-import { startMesh, type MeshHarness } from './support/mesh-harness.js';
+import { buildDemoMesh } from '../tools/sim/mesh-fixtures.js';
+import { startMesh, type MeshHarness } from './kit/mesh-harness.js';
 
 const script = fileURLToPath(new URL('./python/ads_request.py', import.meta.url));
 const PYTHON = '/usr/bin/python3';

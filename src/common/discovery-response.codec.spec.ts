@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientConfigAny, debugAny, identifier, response } from '../testing/xds-fixtures.js';
+import { clientConfigAny, debugAny, identifier, response } from '../../test/kit/xds-fixtures.js';
 import { decodeDiscoveryResponse, encodeDiscoveryResponse } from './discovery-response.codec.js';
 import { adsPackageDefinition } from './proto.js';
 import { DiscoveryResponse } from './xds-types.js';

@@ -1,12 +1,27 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+const ADS_PROTO_FILE = 'envoy/service/discovery/v3/ads.proto';
 import * as protoLoader from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { decodeDiscoveryResponse, encodeDiscoveryResponse } from './discovery-response.codec.js';
 
-/** Vendored .proto files live at the repository root, next to src/ and dist/. */
-export const PROTO_DIR = fileURLToPath(new URL('../../proto', import.meta.url));
-export const ADS_PROTO = 'envoy/service/discovery/v3/ads.proto';
+/**
+ * Vendored .proto files live at the repository (or image) root. The nearest `proto/` above this
+ * module is used, so the same code works from src/ (tests), dist/ (the proxy) and dist-tools/src/.
+ */
+export const PROTO_DIR = findProtoDir(dirname(fileURLToPath(import.meta.url)));
+
+function findProtoDir(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'proto');
+    if (existsSync(join(candidate, ADS_PROTO_FILE))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`vendored protos not found above ${from} (expected proto/${ADS_PROTO_FILE})`);
+  }
+}
+export const ADS_PROTO = ADS_PROTO_FILE;
 export const CSDS_PROTO = 'envoy/service/status/v3/csds.proto';
 export const CONFIG_DUMP_PROTO = 'envoy/admin/v3/config_dump.proto';
 export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AppConfig } from '../../config/app-config.js';
 import { loadConfig } from '../../config/load-config.js';
 import { DiscoveryRequest, DiscoveryResponse } from '../../common/xds-types.js';
-import { clientConfigAny, identifier, instance, request, response } from '../../testing/xds-fixtures.js';
+import { clientConfigAny, identifier, instance, request, response } from '../../../test/kit/xds-fixtures.js';
 import { DiscoveryService } from '../discovery/discovery.service.js';
 import { InstanceSource } from '../discovery/instance-source.js';
 import { IstiodInstance } from '../discovery/istiod-instance.js';

@@ -2,7 +2,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { Observable, Subject, firstValueFrom, of, throwError } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DiscoveryRequest, DiscoveryResponse } from '../../common/xds-types.js';
-import { debugAny, instance, request, response } from '../../testing/xds-fixtures.js';
+import { debugAny, instance, request, response } from '../../../test/kit/xds-fixtures.js';
 import { IstiodInstance } from '../discovery/istiod-instance.js';
 import { FanoutService } from './fanout.service.js';
 import { InstanceAnswer, isAnswer, isError } from './fanout-result.js';

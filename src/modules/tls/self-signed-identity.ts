@@ -17,7 +17,7 @@ export function defaultSelfSignedNames(): string[] {
 export async function createSelfSignedIdentity(names: readonly string[]): Promise<ServingIdentity> {
   const unique = [...new Set(names)];
   // Loaded on demand: the X.509 library is only needed when no certificate is mounted.
-  const { createSelfSigned } = await import('../../common/test-pki.js');
+  const { createSelfSigned } = await import('./pki.js');
   const { certPem, keyPem } = await createSelfSigned(
     SELF_SIGNED_COMMON_NAME,
     unique.filter((name) => isIP(name) === 0),

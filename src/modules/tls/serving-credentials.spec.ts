@@ -2,11 +2,11 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { credentials as channelCredentials, status } from '@grpc/grpc-js';
-import { createCertificateAuthority, type CertificateAuthority, type PemPair } from '../../common/test-pki.js';
+import { createCertificateAuthority, type CertificateAuthority, type PemPair } from './pki.js';
 import { ConfigError } from '../../config/config.error.js';
 import { createServingCredentials, type ServingCredentialsOptions } from './serving-credentials.js';
-import { adsClient, openStream, peerCertificate, startAds } from './testing/ads-harness.js';
-import { SecretVolume } from './testing/secret-volume.js';
+import { adsClient, openStream, peerCertificate, startAds } from '../../../test/kit/ads-harness.js';
+import { SecretVolume } from '../../../test/kit/secret-volume.js';
 
 const REFRESH_MS = 100;
 /** Generous next to REFRESH_MS; only reached when something is broken. */

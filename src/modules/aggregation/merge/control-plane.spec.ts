@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { identifier } from '../../../testing/xds-fixtures.js';
+import { identifier } from '../../../../test/kit/xds-fixtures.js';
 import { ControlPlaneIdentifier, mergeIdentifiers, parseIdentifier } from './control-plane.js';
 
 const parse = (o: object) => parseIdentifier(JSON.stringify(o)) as ControlPlaneIdentifier;

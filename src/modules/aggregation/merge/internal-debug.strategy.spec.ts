@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { answer, debugAny, request, response } from '../../../testing/xds-fixtures.js';
+import { answer, debugAny, request, response } from '../../../../test/kit/xds-fixtures.js';
 import { parseDebugPath } from './debug-path.js';
 import { InternalDebugStrategy } from './internal-debug.strategy.js';
 

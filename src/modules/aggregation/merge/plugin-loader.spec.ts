@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { answer, request, response, debugAny } from '../../../testing/xds-fixtures.js';
+import { answer, request, response, debugAny } from '../../../../test/kit/xds-fixtures.js';
 import { loadMergePlugins } from './plugin-loader.js';
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));

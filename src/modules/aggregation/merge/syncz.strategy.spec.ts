@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { answer, clientConfigAny, request, response } from '../../../testing/xds-fixtures.js';
+import { answer, clientConfigAny, request, response } from '../../../../test/kit/xds-fixtures.js';
 import { readClientConfigKey } from './client-config-reader.js';
 import { SynczStrategy } from './syncz.strategy.js';
 

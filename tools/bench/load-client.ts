@@ -1,0 +1,137 @@
+import { IstioctlConnection } from './istioctl-connection.js';
+import { parseJsonArgument, serveCommands } from './command-protocol.js';
+import {
+  LOAD_COMMANDS,
+  type BurstJob,
+  type BurstResult,
+  type ConcurrencyJob,
+  type ConcurrencyResult,
+  type LatencyJob,
+  type LatencyResult,
+  type VariantResult,
+} from './load-jobs.js';
+import { ConnectionPool, ErrorLog, runOperation } from './operation.js';
+import { median } from './stats.js';
+
+/**
+ * `node dist-tools/tools/bench/load-client.js '{}'`: the istioctl side of every measurement, in its own process
+ * so neither the simulators nor the client's decoding count against the proxy. Every loop is bounded
+ * by a count and by the job's time budget.
+ */
+async function main(): Promise<void> {
+  parseJsonArgument<object>('load-client');
+  const pool = new ConnectionPool();
+  await serveCommands(
+    { pid: process.pid },
+    {
+      [LOAD_COMMANDS.latency]: async (job) => runLatency(pool, job as LatencyJob),
+      [LOAD_COMMANDS.concurrency]: async (job) => runConcurrency(job as ConcurrencyJob),
+      [LOAD_COMMANDS.burst]: async (job) => runBurst(pool, job as BurstJob),
+    },
+    async () => pool.closeAll(),
+  );
+}
+
+/** Variants take turns operation by operation, rotating who goes first, so drift hits all alike. */
+async function runLatency(pool: ConnectionPool, job: LatencyJob): Promise<LatencyResult> {
+  const deadline = Date.now() + job.budgetMs;
+  const connect = (address: string) => pool.get(address, job.token);
+  const results: VariantResult[] = job.variants.map(({ label }) => ({
+    label, samplesMs: [], repMediansMs: [], errors: 0, errorMessages: [], resources: 0, resourceBytes: 0,
+  }));
+  const errors = job.variants.map(() => new ErrorLog());
+  let truncated = false;
+
+  for (let op = 0; op < job.warmupOps && !truncated; op++) {
+    for (const variant of job.variants) {
+      await runOperation(connect, variant.addresses, variant.request, job.timeoutMs, variant.mode).catch(() => undefined);
+    }
+    truncated = Date.now() > deadline;
+  }
+  for (let rep = 0; rep < job.reps && !truncated; rep++) {
+    const repSamples = job.variants.map((): number[] => []);
+    for (let op = 0; op < job.opsPerRep && !truncated; op++) {
+      for (let turn = 0; turn < job.variants.length; turn++) {
+        const index = (turn + op + rep) % job.variants.length;
+        const variant = job.variants[index];
+        try {
+          const outcome = await runOperation(connect, variant.addresses, variant.request, job.timeoutMs, variant.mode);
+          repSamples[index].push(outcome.elapsedMs);
+          results[index].resources = outcome.resources;
+          results[index].resourceBytes = outcome.resourceBytes;
+        } catch (err) {
+          errors[index].record(err);
+        }
+      }
+      truncated = Date.now() > deadline;
+    }
+    repSamples.forEach((samples, index) => {
+      results[index].samplesMs.push(...samples);
+      if (samples.length > 0) results[index].repMediansMs.push(median(samples));
+    });
+  }
+  results.forEach((result, index) => {
+    result.errors = errors[index].count;
+    result.errorMessages = errors[index].messages;
+  });
+  return { variants: results, truncated };
+}
+
+/** One user per token, each on its own connection: all warm up, then all run their requests together. */
+async function runConcurrency(job: ConcurrencyJob): Promise<ConcurrencyResult> {
+  const deadline = Date.now() + job.budgetMs;
+  const users = job.tokens.map((token) => new IstioctlConnection(job.address, token));
+  const samplesMs: number[] = [];
+  const errors = new ErrorLog();
+  let truncated = false;
+  try {
+    await Promise.all(
+      users.map(async (user) => {
+        for (let i = 0; i < job.warmupPerStream && Date.now() < deadline; i++) {
+          await runOperation(() => user, [job.address], job.request, job.timeoutMs).catch(() => undefined);
+        }
+      }),
+    );
+    const started = performance.now();
+    await Promise.all(
+      users.map(async (user) => {
+        for (let i = 0; i < job.requestsPerStream; i++) {
+          if (Date.now() > deadline) {
+            truncated = true;
+            return;
+          }
+          try {
+            samplesMs.push((await runOperation(() => user, [job.address], job.request, job.timeoutMs)).elapsedMs);
+          } catch (err) {
+            errors.record(err);
+          }
+        }
+      }),
+    );
+    return { samplesMs, errors: errors.count, errorMessages: errors.messages, wallMs: performance.now() - started, truncated };
+  } finally {
+    for (const user of users) user.close();
+  }
+}
+
+/** `count` identical requests from one caller (one connection), all started in the same tick. */
+async function runBurst(pool: ConnectionPool, job: BurstJob): Promise<BurstResult> {
+  const connection = pool.get(job.address, job.token);
+  const errors = new ErrorLog();
+  const samplesMs: number[] = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: job.count }, () =>
+      runOperation(() => connection, [job.address], job.request, job.timeoutMs).then(
+        (outcome) => samplesMs.push(outcome.elapsedMs),
+        (err: unknown) => errors.record(err),
+      ),
+    ),
+  );
+  return { samplesMs, errors: errors.count, errorMessages: errors.messages, wallMs: performance.now() - started };
+}
+
+main().catch((err: unknown) => {
+  console.error(`load-client failed: ${(err as Error)?.stack ?? String(err)}`);
+  process.exit(1);
+});

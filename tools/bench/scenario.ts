@@ -1,0 +1,187 @@
+import type { BenchCredentials } from './bench-credentials.js';
+import type { BenchProfile } from './bench-profile.js';
+import { ChildLink } from './child-link.js';
+import type { FleetInfo, FleetSpec, IstiodSpec } from './fleet-spec.js';
+import { LOAD_COMMANDS, type LatencyJob, type LatencyResult, type VariantResult } from './load-jobs.js';
+import { ProxyProcess } from './proxy-process.js';
+import type { GoalResult, ScenarioResult, VariantReport } from './results.js';
+import { ratio, summarize } from './stats.js';
+
+const FLEET_START_TIMEOUT_MS = 120_000;
+const CLIENT_START_TIMEOUT_MS = 30_000;
+const PROXY_START_TIMEOUT_MS = 30_000;
+/** What a client job may take beyond its own budget: the last in-flight request, then the reply. */
+const JOB_GRACE_MS = 30_000;
+
+export interface ScenarioContext {
+  profile: BenchProfile;
+  reps: number;
+  credentials: BenchCredentials;
+  /** Simulated istiods replay answers instead of rebuilding them (see memoized-istiod.ts). */
+  memoizeAnswers: boolean;
+  /** What istioctl sends by default: a ServiceAccount token for istio-system/default. */
+  istioctlToken: string;
+  /** dist-tools/tools/bench, where the fleet and load-client scripts are. */
+  benchDir: string;
+  mainJs: string;
+  /** Node flags for the proxy process and the fleet process (e.g. --cpu-prof). */
+  proxyNodeFlags: string[];
+  fleetNodeFlags: string[];
+  verbose: boolean;
+  /** Latest wall-clock time (ms since epoch) any job may still start work. */
+  deadline: number;
+  log(message: string): void;
+}
+
+/** The part of a ScenarioResult a scenario fills in; the runner adds id, title, duration. */
+export type ScenarioOutcome = Omit<ScenarioResult, 'id' | 'title' | 'durationMs'>;
+
+export interface Scenario {
+  id: string;
+  title: string;
+  run(context: ScenarioContext): Promise<ScenarioOutcome>;
+}
+
+export interface Environment {
+  istiods: FleetInfo['istiods'];
+  fleet: ChildLink<FleetInfo>;
+  proxy: ProxyProcess;
+  client: ChildLink<unknown>;
+  /** Milliseconds a job may run: the scenario's budget, cut short by the global deadline. */
+  budget(scenarioBudgetMs: number): number;
+  runLatency(job: LatencyJob): Promise<LatencyResult>;
+  call<Result>(command: string, job: unknown, budgetMs: number): Promise<Result>;
+}
+
+export interface EnvironmentOptions {
+  istiods: IstiodSpec[];
+  /** Which replicas the proxy fans out to; the rest are only there to be called directly. Default: all. */
+  behindProxy?: (istiod: IstiodSpec) => boolean;
+}
+
+/**
+ * Three processes per scenario: the istiod fleet, a fresh proxy (so its VmHWM belongs to this scenario
+ * alone), and the load client. Everything is stopped whatever happens in `body`.
+ */
+export async function withEnvironment<T>(context: ScenarioContext, options: EnvironmentOptions, body: (environment: Environment) => Promise<T>): Promise<T> {
+  const fleetSpec: FleetSpec = {
+    istiods: options.istiods,
+    tls: { certFile: context.credentials.istiodCertFile, keyFile: context.credentials.istiodKeyFile },
+    memoizeAnswers: context.memoizeAnswers,
+  };
+  const fleet = await ChildLink.start<FleetInfo>(`${context.benchDir}/istiod-fleet.js`, fleetSpec, {
+    label: 'istiod-fleet',
+    readyTimeoutMs: FLEET_START_TIMEOUT_MS,
+    forwardStderr: context.verbose,
+    nodeFlags: context.fleetNodeFlags,
+  });
+  let proxy: ProxyProcess | undefined;
+  let client: ChildLink<unknown> | undefined;
+  try {
+    const proxied = new Set(options.istiods.filter(options.behindProxy ?? (() => true)).map(({ name }) => name));
+    proxy = await ProxyProcess.start({
+      mainJs: context.mainJs,
+      istiods: fleet.info.istiods.filter(({ name }) => proxied.has(name)),
+      credentials: context.credentials,
+      nodeFlags: context.proxyNodeFlags,
+      startTimeoutMs: PROXY_START_TIMEOUT_MS,
+      forwardOutput: context.verbose,
+    });
+    client = await ChildLink.start<unknown>(`${context.benchDir}/load-client.js`, {}, {
+      label: 'load-client',
+      readyTimeoutMs: CLIENT_START_TIMEOUT_MS,
+      forwardStderr: context.verbose,
+    });
+    const budget = (scenarioBudgetMs: number) => Math.max(0, Math.min(scenarioBudgetMs, context.deadline - Date.now()));
+    const linkedClient = client;
+    const call = <Result>(command: string, job: unknown, budgetMs: number) =>
+      linkedClient.call<Result>(command, job, budgetMs + context.profile.requestTimeoutMs + JOB_GRACE_MS);
+    return await body({
+      istiods: fleet.info.istiods,
+      fleet,
+      proxy,
+      client,
+      budget,
+      call,
+      runLatency: (job) => call<LatencyResult>(LOAD_COMMANDS.latency, job, job.budgetMs),
+    });
+  } finally {
+    await client?.stop().catch(() => undefined);
+    const code = await proxy?.stop().catch(() => undefined);
+    if (code !== undefined && code !== 0 && code !== null) context.log(`proxy exited with ${code}\n${proxy?.outputTail ?? ''}`);
+    await fleet.stop().catch(() => undefined);
+  }
+}
+
+export function addressOf(environment: Environment, name: string): string {
+  const istiod = environment.istiods.find((candidate) => candidate.name === name);
+  if (!istiod) throw new Error(`the fleet has no istiod named ${name}`);
+  return istiod.address;
+}
+
+export interface VariantRole {
+  role: VariantReport['role'];
+  description: string;
+}
+
+/** Latency reports with every non-baseline variant's ratios against `baselineLabel`. */
+export function reportVariants(results: VariantResult[], roles: Record<string, VariantRole>, baselineLabel: string): VariantReport[] {
+  const reports = results.map((result): VariantReport => ({
+    label: result.label,
+    role: roles[result.label]?.role ?? 'subject',
+    description: roles[result.label]?.description ?? '',
+    latency: summarize(result.samplesMs),
+    repMediansMs: result.repMediansMs.map((value) => Math.round(value * 1000) / 1000),
+    errors: result.errors,
+    errorMessages: result.errorMessages,
+    resources: result.resources,
+    resourceBytes: result.resourceBytes,
+  }));
+  const baseline = reports.find((report) => report.label === baselineLabel);
+  for (const report of reports) {
+    if (!baseline || report === baseline) continue;
+    report.baseline = baselineLabel;
+    report.p50Ratio = ratio(report.latency.medianMs, baseline.latency.medianMs);
+    report.p99Ratio = ratio(report.latency.p99Ms, baseline.latency.p99Ms);
+  }
+  return reports;
+}
+
+export function variant(reports: VariantReport[], label: string): VariantReport {
+  const found = reports.find((report) => report.label === label);
+  if (!found) throw new Error(`no variant ${label} was measured`);
+  return found;
+}
+
+/** A goal `measured ≤ limit`; NaN (nothing measured) never passes. */
+export function atMost(id: string, description: string, measured: number, limit: number, unit = ''): GoalResult {
+  return { id, description, measured, unit, target: `≤ ${limit}${unit ? ` ${unit}` : ''}`, pass: Number.isFinite(measured) && measured <= limit };
+}
+
+/** A goal `low ≤ measured ≤ high`. */
+export function within(id: string, description: string, measured: number, low: number, high: number, unit = ''): GoalResult {
+  return { id, description, measured, unit, target: `${low}–${high}${unit ? ` ${unit}` : ''}`, pass: Number.isFinite(measured) && measured >= low && measured <= high };
+}
+
+/** Requests that failed make a latency meaningless; every latency scenario also requires none. */
+export function noErrors(reports: VariantReport[]): GoalResult {
+  const errors = reports.reduce((sum, report) => sum + report.errors, 0);
+  return atMost('errors', 'failed or incomplete answers (all variants)', errors, 0);
+}
+
+/** One ProxyGroupSpec-carrying replica spec per index, named `<prefix>-<i>`. */
+export function replicas(count: number, prefix: string, proxiesEach: number, delayMs: (index: number) => number): IstiodSpec[] {
+  return Array.from({ length: count }, (_, index) => ({
+    name: `istiod-${prefix}-${index}`,
+    delayMs: delayMs(index),
+    proxyGroups: [{ prefix: `${prefix}-${index}`, namespace: 'bench', count: proxiesEach }],
+  }));
+}
+
+/**
+ * The informational baseline every fan-out scenario adds: the client asks every replica at once
+ * itself. On one machine with every replica in one process, that is the best any fan-out can do, so
+ * proxy / client-parallel isolates the proxy's own cost from the harness's.
+ */
+export const CLIENT_PARALLEL_DESCRIPTION = (istiods: number) =>
+  `istioctl-side parallel calls to all ${istiods} istiods (a zero-cost proxy on this machine)`;
