@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: process.env }).status ?? 1;
 
-if (run('npx', ['tsc', '-p', 'tsconfig.test.json']) !== 0 || run('npm', ['run', 'build:tools', '--silent']) !== 0) {
+if (run('npx', ['tsc', '-p', 'tsconfig.json']) !== 0 || run('npm', ['run', 'build:tools', '--silent']) !== 0) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }
@@ -14,7 +14,14 @@ if (run('npx', ['tsc', '-p', 'tsconfig.test.json']) !== 0 || run('npm', ['run', 
 mkdirSync('.tmp', { recursive: true });
 const report = '.tmp/vitest-report.json';
 rmSync(report, { force: true });
-const status = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)]);
+const status = run('npx', [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+  ...process.argv.slice(2),
+]);
 
 let passed = 0;
 let failed = 0;

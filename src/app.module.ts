@@ -13,7 +13,14 @@ export class AppModule {
   static forRoot(config: AppConfig, grpcHealth: HealthImplementation): DynamicModule {
     return {
       module: AppModule,
-      imports: [ConfigModule.forRoot(config), LifecycleModule, MetricsModule, DiscoveryModule, AggregationModule, HealthModule.forRoot(grpcHealth)],
+      imports: [
+        ConfigModule.forRoot(config),
+        LifecycleModule,
+        MetricsModule,
+        DiscoveryModule,
+        AggregationModule,
+        HealthModule.forRoot(grpcHealth),
+      ],
     };
   }
 }

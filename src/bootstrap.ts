@@ -65,7 +65,8 @@ export async function startProxy(config: AppConfig, logger?: LoggerService | fal
       const log = new Logger('Shutdown');
       log.log(`draining ${lifecycle.inFlightRequests} in-flight requests (up to ${config.shutdownTimeoutMs} ms)`);
       const drained = await lifecycle.drained(config.shutdownTimeoutMs);
-      if (!drained) log.warn(`SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs} reached with ${lifecycle.inFlightRequests} requests in flight`);
+      if (!drained)
+        log.warn(`SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs} reached with ${lifecycle.inFlightRequests} requests in flight`);
       await close();
     },
   };

@@ -106,7 +106,10 @@ describe('aggregation end to end (3 TLS istiods, real proxy, istioctl-style clie
 
   it('passes istiod PERMISSION_DENIED through when the token does not match the node', async () => {
     const token = await mesh.tokens.mint({ namespace: 'bookinfo', serviceAccount: 'reviews' });
-    const error = await mesh.client({ token }).request(SYNCZ, [], { timeoutMs: 5000 }).catch((e: unknown) => e);
+    const error = await mesh
+      .client({ token })
+      .request(SYNCZ, [], { timeoutMs: 5000 })
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: status.PERMISSION_DENIED });
     expect((error as XdsStatusError).details).toContain('authorization failed');
     for (const istiod of mesh.istiods) expect((error as XdsStatusError).details).toContain(istiod.podName);
@@ -124,7 +127,9 @@ describe('aggregation end to end (3 TLS istiods, real proxy, istioctl-style clie
     const grpc = await import('@grpc/grpc-js');
     const Ctor = adsClientConstructor();
     const client = new Ctor(mesh.proxyAddress, grpc.credentials.createInsecure());
-    const call = (client as unknown as { DeltaAggregatedResources(): import('@grpc/grpc-js').ClientDuplexStream<object, object> }).DeltaAggregatedResources();
+    const call = (
+      client as unknown as { DeltaAggregatedResources(): import('@grpc/grpc-js').ClientDuplexStream<object, object> }
+    ).DeltaAggregatedResources();
     call.on('error', () => undefined); // the status below carries the error
     const result = await new Promise<{ code: number; details: string }>((resolve) => call.on('status', resolve));
     expect(result.code).toBe(status.UNIMPLEMENTED);
@@ -181,7 +186,11 @@ describe('aggregation with failing istiods', () => {
     const client = new Ctor(mesh.proxyAddress, grpc.credentials.createInsecure());
     const metadata = new grpc.Metadata();
     metadata.set('authorization', `Bearer ${mesh.istioctlToken}`);
-    const call = (client as unknown as { StreamAggregatedResources(md: unknown): import('@grpc/grpc-js').ClientDuplexStream<object, { type_url: string }> }).StreamAggregatedResources(metadata);
+    const call = (
+      client as unknown as {
+        StreamAggregatedResources(md: unknown): import('@grpc/grpc-js').ClientDuplexStream<object, { type_url: string }>;
+      }
+    ).StreamAggregatedResources(metadata);
     try {
       const final = new Promise<{ code: number; metadata: import('@grpc/grpc-js').Metadata }>((resolve) => call.on('status', resolve));
       call.on('error', () => undefined);
@@ -201,12 +210,20 @@ describe('aggregation with failing istiods', () => {
   it('all istiods failing returns the first failure code with every reason', async () => {
     for (const istiod of mesh.istiods) istiod.knobs.notReady = true;
     try {
-      const error = (await mesh.client().request(SYNCZ, [], { timeoutMs: 5000 }).catch((e: unknown) => e)) as XdsStatusError;
+      const error = (await mesh
+        .client()
+        .request(SYNCZ, [], { timeoutMs: 5000 })
+        .catch((e: unknown) => e)) as XdsStatusError;
       expect(error.code).toBe(status.UNAVAILABLE);
       expect(error.details).toContain('server is not ready to serve discovery information');
       for (const istiod of mesh.istiods) expect(error.details).toContain(istiod.podName);
       // instances are ordered by pod name, not by configuration order
-      expect(error.metadata.get('x-istioctl-proxy-missing')[0]).toBe(mesh.istiods.map((i) => i.podName).sort().join(','));
+      expect(error.metadata.get('x-istioctl-proxy-missing')[0]).toBe(
+        mesh.istiods
+          .map((i) => i.podName)
+          .sort()
+          .join(','),
+      );
     } finally {
       for (const istiod of mesh.istiods) istiod.knobs.notReady = false;
     }
@@ -235,7 +252,10 @@ describe('PARTIAL_RESULTS=deny', () => {
 
   it('fails with UNAVAILABLE naming the failed istiod', async () => {
     mesh.istiods[0].knobs.rateLimited = true;
-    const error = (await mesh.client().request(SYNCZ, [], { timeoutMs: 5000 }).catch((e: unknown) => e)) as XdsStatusError;
+    const error = (await mesh
+      .client()
+      .request(SYNCZ, [], { timeoutMs: 5000 })
+      .catch((e: unknown) => e)) as XdsStatusError;
     expect(error.code).toBe(status.UNAVAILABLE);
     expect(error.details).toContain(mesh.istiods[0].podName);
     expect(error.details).toContain('PARTIAL_RESULTS=deny');

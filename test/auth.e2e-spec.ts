@@ -22,7 +22,9 @@ async function rawAuthorization(mesh: MeshHarness, header: string): Promise<unkn
   const client = new Ctor(mesh.proxyAddress, grpc.credentials.createInsecure());
   const metadata = new grpc.Metadata();
   metadata.set('authorization', header);
-  const call = (client as unknown as { StreamAggregatedResources(md: unknown): import('@grpc/grpc-js').ClientDuplexStream<object, object> }).StreamAggregatedResources(metadata);
+  const call = (
+    client as unknown as { StreamAggregatedResources(md: unknown): import('@grpc/grpc-js').ClientDuplexStream<object, object> }
+  ).StreamAggregatedResources(metadata);
   call.on('error', () => undefined);
   const final = new Promise<{ code: number; details: string }>((resolve) => call.on('status', resolve));
   call.write({ node: istioctlNode(), type_url: SYNCZ, response_nonce: 'now' });
@@ -36,7 +38,10 @@ function totalStreams(mesh: MeshHarness): number {
 }
 
 async function failure(promise: Promise<unknown>): Promise<XdsStatusError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(XdsStatusError);
   return err as XdsStatusError;
 }
@@ -85,14 +90,22 @@ describe.each(['tokenreview', 'jwks'] as const)('AUTH_MODE=%s', (mode) => {
     [
       'token signed by another key',
       async () => (await createTokenIssuer()).mint({ namespace: 'istio-system', serviceAccount: 'default' }),
-      mode === 'jwks' ? /authentication failed: token signed by an unknown key/ : /authentication failed: token rejected by the Kubernetes API/,
+      mode === 'jwks'
+        ? /authentication failed: token signed by an unknown key/
+        : /authentication failed: token rejected by the Kubernetes API/,
     ],
     [
       'wrong audience',
       (issuer: TokenIssuer) => issuer.mint({ namespace: 'istio-system', serviceAccount: 'default', audiences: ['vault'] }),
-      mode === 'jwks' ? /authentication failed: token audience not accepted \(expected one of: istio-ca\)/ : /authentication failed: token rejected/,
+      mode === 'jwks'
+        ? /authentication failed: token audience not accepted \(expected one of: istio-ca\)/
+        : /authentication failed: token rejected/,
     ],
-    ['expired token', (issuer: TokenIssuer) => issuer.mint({ namespace: 'istio-system', serviceAccount: 'default', expiresInSeconds: -120 }), /authentication failed: token expired/],
+    [
+      'expired token',
+      (issuer: TokenIssuer) => issuer.mint({ namespace: 'istio-system', serviceAccount: 'default', expiresInSeconds: -120 }),
+      /authentication failed: token expired/,
+    ],
     [
       'not-yet-valid token',
       (issuer: TokenIssuer) => issuer.mint({ namespace: 'istio-system', serviceAccount: 'default', notBeforeSeconds: 600 }),
@@ -100,14 +113,19 @@ describe.each(['tokenreview', 'jwks'] as const)('AUTH_MODE=%s', (mode) => {
     ],
     [
       'token from another issuer',
-      async () => (await createTokenIssuer({ issuer: 'https://evil.example' })).mint({ namespace: 'istio-system', serviceAccount: 'default' }),
-      mode === 'jwks' ? /authentication failed: token (signed by an unknown key|issuer not accepted)/ : /authentication failed: token rejected by the Kubernetes API/,
+      async () =>
+        (await createTokenIssuer({ issuer: 'https://evil.example' })).mint({ namespace: 'istio-system', serviceAccount: 'default' }),
+      mode === 'jwks'
+        ? /authentication failed: token (signed by an unknown key|issuer not accepted)/
+        : /authentication failed: token rejected by the Kubernetes API/,
     ],
     ['non-Bearer authorization', async () => 'Basic dXNlcjpwYXNz', /malformed "authorization" metadata: expected "Bearer <token>"/, true],
   ])('rejects a %s with UNAUTHENTICATED before any istiod is asked', async (_name, makeToken, message, rawHeader?: boolean) => {
     const token = await makeToken(tokens);
     const before = totalStreams(mesh);
-    const error = await failure(rawHeader ? rawAuthorization(mesh, token!) : mesh.client({ token }).request(SYNCZ, [], { timeoutMs: 5000 }));
+    const error = await failure(
+      rawHeader ? rawAuthorization(mesh, token!) : mesh.client({ token }).request(SYNCZ, [], { timeoutMs: 5000 }),
+    );
     expect(error.code).toBe(status.UNAUTHENTICATED);
     expect(error.details).toMatch(message);
     if (token) expect(error.details).not.toContain(token);

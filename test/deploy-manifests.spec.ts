@@ -77,7 +77,11 @@ interface Deployment extends Manifest {
   spec: { replicas?: number; selector: { matchLabels: Record<string, string> }; template: { metadata: Metadata; spec: PodSpec } };
 }
 interface Service extends Manifest {
-  spec: { type?: string; selector?: Record<string, string>; ports: Array<{ name?: string; port: number; targetPort?: string | number; appProtocol?: string }> };
+  spec: {
+    type?: string;
+    selector?: Record<string, string>;
+    ports: Array<{ name?: string; port: number; targetPort?: string | number; appProtocol?: string }>;
+  };
 }
 interface PolicyRule {
   apiGroups?: string[];
@@ -101,7 +105,9 @@ function walk(dir: string): string[] {
   });
 }
 
-const allDeployFiles = walk(deployDir).map((path) => relative(deployDir, path)).sort();
+const allDeployFiles = walk(deployDir)
+  .map((path) => relative(deployDir, path))
+  .sort();
 const yamlFiles = allDeployFiles.filter((file) => /\.ya?ml$/.test(file));
 
 const parseErrors: string[] = [];
@@ -120,7 +126,10 @@ const baseKustomization = docs.find((doc) => doc.file === 'kustomization.yaml')?
 
 function only<T extends Manifest>(kind: string, from: ParsedDoc[] = baseDocs): T {
   const found = from.filter((doc) => doc.manifest.kind === kind);
-  expect(found.map((doc) => doc.file), `exactly one ${kind}`).toHaveLength(1);
+  expect(
+    found.map((doc) => doc.file),
+    `exactly one ${kind}`,
+  ).toHaveLength(1);
   return found[0].manifest as T;
 }
 
@@ -136,7 +145,9 @@ function env(c: Container, name: string): EnvVar | undefined {
 
 /** The container port a probe or Service targets, by name or number. */
 function containerPort(c: Container, port: string | number | undefined): number | undefined {
-  return typeof port === 'number' ? c.ports?.find((p) => p.containerPort === port)?.containerPort : c.ports?.find((p) => p.name === port)?.containerPort;
+  return typeof port === 'number'
+    ? c.ports?.find((p) => p.containerPort === port)?.containerPort
+    : c.ports?.find((p) => p.name === port)?.containerPort;
 }
 
 function controllerSource(): string {
@@ -173,26 +184,43 @@ describe('deploy/ manifests', () => {
     expect(listed).toEqual(present);
     for (const file of listed) expect(existsSync(join(deployDir, file)), file).toBe(true);
     expect(baseKustomization.namespace).toBe('istio-system');
-    expect(JSON.stringify(baseKustomization.labels ?? baseKustomization.commonLabels)).toContain('"app.kubernetes.io/name":"istioctl-proxy"');
+    expect(JSON.stringify(baseKustomization.labels ?? baseKustomization.commonLabels)).toContain(
+      '"app.kubernetes.io/name":"istioctl-proxy"',
+    );
     // Opt-ins stay opt-in: users uncomment them.
     expect(baseKustomization.components ?? []).toEqual([]);
   });
 
   it('components are kustomize Components whose listed files all exist and are all listed', () => {
-    const componentDirs = [...new Set(yamlFiles.filter((file) => file.startsWith('components/')).map((file) => file.split('/').slice(0, 2).join('/')))];
+    const componentDirs = [
+      ...new Set(yamlFiles.filter((file) => file.startsWith('components/')).map((file) => file.split('/').slice(0, 2).join('/'))),
+    ];
     expect(componentDirs.sort()).toEqual(['components/cert-manager', PORT_FORWARD_COMPONENT]);
     for (const dir of componentDirs) {
       const kustomization = docs.find((doc) => doc.file === `${dir}/kustomization.yaml`)?.manifest as Kustomization;
       expect(kustomization.kind, dir).toBe('Component');
-      const listed = [...(kustomization.resources ?? []), ...(kustomization.patches ?? []).flatMap((patch) => (patch.path ? [patch.path] : []))].sort();
-      const present = yamlFiles.filter((file) => file.startsWith(`${dir}/`) && !isKustomization(file)).map((file) => file.slice(dir.length + 1));
+      const listed = [
+        ...(kustomization.resources ?? []),
+        ...(kustomization.patches ?? []).flatMap((patch) => (patch.path ? [patch.path] : [])),
+      ].sort();
+      const present = yamlFiles
+        .filter((file) => file.startsWith(`${dir}/`) && !isKustomization(file))
+        .map((file) => file.slice(dir.length + 1));
       expect(listed).toEqual(present.sort());
     }
   });
 
   it('contains every expected kind in the base', () => {
     const kinds = new Set(baseDocs.map((doc) => doc.manifest.kind));
-    for (const kind of ['ServiceAccount', 'Role', 'RoleBinding', 'Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']) {
+    for (const kind of [
+      'ServiceAccount',
+      'Role',
+      'RoleBinding',
+      'Deployment',
+      'Service',
+      'PodDisruptionBudget',
+      'HorizontalPodAutoscaler',
+    ]) {
       expect(kinds, kind).toContain(kind);
     }
     // Namespaced RBAC only; the namespace comes from the kustomization.
@@ -324,7 +352,9 @@ describe('Service, PDB, HPA', () => {
   });
 
   it('PDB keeps one pod available; HPA scales the Deployment 2..6 on 70% CPU', () => {
-    const pdb = only<Manifest & { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } }>('PodDisruptionBudget');
+    const pdb = only<Manifest & { spec: { minAvailable: number; selector: { matchLabels: Record<string, string> } } }>(
+      'PodDisruptionBudget',
+    );
     expect(pdb.spec.minAvailable).toBe(1);
     expect(pdb.spec.selector.matchLabels).toEqual(only<Deployment>('Deployment').spec.selector.matchLabels);
     const hpa = only<Manifest & { spec: Record<string, unknown> }>('HorizontalPodAutoscaler');
@@ -359,7 +389,9 @@ describe('RBAC', () => {
   it('the base RoleBinding binds that Role to the Deployment service account', () => {
     const binding = only<RoleBinding>('RoleBinding');
     expect(binding.roleRef).toMatchObject({ kind: 'Role', name: only<Role>('Role').metadata?.name });
-    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: only<Deployment>('Deployment').spec.template.spec.serviceAccountName }]);
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: only<Deployment>('Deployment').spec.template.spec.serviceAccountName },
+    ]);
   });
 
   it('no Role anywhere uses wildcards, touches Secrets or writes, except pods/portforward create in the port-forward component', () => {
@@ -432,22 +464,39 @@ describe('Dockerfile', () => {
 
   it('installs production dependencies only and ships dist, proto and examples', () => {
     expect(runtimeStage.some((line) => /^RUN\s.*npm ci\b.*--omit=dev/.test(line))).toBe(true);
-    for (const dir of ['dist', 'proto', 'examples']) expect(runtimeStage.some((line) => new RegExp(`^COPY\\s.*\\b${dir}/?\\s`).test(line)), dir).toBe(true);
+    for (const dir of ['dist', 'proto', 'examples'])
+      expect(
+        runtimeStage.some((line) => new RegExp(`^COPY\\s.*\\b${dir}/?\\s`).test(line)),
+        dir,
+      ).toBe(true);
     expect(runtimeStage).toContain('ENV NODE_ENV=production');
   });
 
   it('runs as the non-root user the Deployment expects, exposing 9090 and 8080, with node dist/main.js', () => {
-    const user = runtimeStage.filter((line) => /^USER\s/i.test(line)).at(-1)?.split(/\s+/)[1] ?? 'root';
+    const user =
+      runtimeStage
+        .filter((line) => /^USER\s/i.test(line))
+        .at(-1)
+        ?.split(/\s+/)[1] ?? 'root';
     expect(user.split(':')[0]).not.toMatch(/^(root|0)$/);
     if (/^\d+/.test(user)) expect(Number(user.split(':')[0])).toBe(container(only<Deployment>('Deployment')).securityContext?.runAsUser);
-    expect(runtimeStage.find((line) => /^EXPOSE\s/i.test(line))?.split(/\s+/).slice(1).sort()).toEqual(['8080', '9090']);
+    expect(
+      runtimeStage
+        .find((line) => /^EXPOSE\s/i.test(line))
+        ?.split(/\s+/)
+        .slice(1)
+        .sort(),
+    ).toEqual(['8080', '9090']);
     const cmd = runtimeStage.filter((line) => /^CMD\s/i.test(line)).at(-1) ?? '';
     expect(JSON.parse(cmd.replace(/^CMD\s+/i, ''))).toEqual(['node', 'dist/main.js']);
   });
 
   it('.dockerignore keeps local build output, dependencies and test artifacts out of the context', () => {
-    const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((line) => line.trim());
-    for (const entry of ['node_modules', 'dist', '.git', '.tmp', 'tools', 'dist-tools', 'coverage']) expect(ignored, entry).toContain(entry);
+    const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((line) => line.trim());
+    for (const entry of ['node_modules', 'dist', '.git', '.tmp', 'tools', 'dist-tools', 'coverage'])
+      expect(ignored, entry).toContain(entry);
   });
 });
 
@@ -464,7 +513,16 @@ describe.skipIf(!hasKubectl)('kubectl kustomize', () => {
 
   it('renders the base into the istio-system namespace', () => {
     const rendered = render(deployDir);
-    expect(rendered.map((m) => m.kind).sort()).toEqual(['ClusterRoleBinding', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    expect(rendered.map((m) => m.kind).sort()).toEqual([
+      'ClusterRoleBinding',
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'PodDisruptionBudget',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount',
+    ]);
     for (const manifest of namespaced(rendered)) expect(manifest.metadata?.namespace, manifest.kind).toBe('istio-system');
     expect(bindingSubjectNamespace(rendered)).toBe('istio-system');
   });
@@ -491,7 +549,12 @@ describe.skipIf(!hasKubectl)('kubectl kustomize', () => {
       ]);
       const deployment = rendered.find((m) => m.kind === 'Deployment') as Deployment;
       expect(deployment.spec.template.spec.containers[0].env).toContainEqual({ name: 'UPSTREAM_MODE', value: 'port-forward' });
-      expect(rendered.filter((m) => m.kind === 'Role').map((m) => m.metadata?.name).sort()).toEqual(['istioctl-proxy', 'istioctl-proxy-port-forward']);
+      expect(
+        rendered
+          .filter((m) => m.kind === 'Role')
+          .map((m) => m.metadata?.name)
+          .sort(),
+      ).toEqual(['istioctl-proxy', 'istioctl-proxy-port-forward']);
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
@@ -505,6 +568,7 @@ function namespaced<T extends { kind?: string }>(manifests: T[]): T[] {
 
 /** The TokenReview grant must follow the ServiceAccount into whatever namespace it is deployed in. */
 function bindingSubjectNamespace(manifests: Array<{ kind?: string }>): string | undefined {
-  const binding = manifests.find((manifest) => manifest.kind === 'ClusterRoleBinding') as { subjects?: Array<{ namespace?: string }> } | undefined;
+  const binding = manifests.find((manifest) => manifest.kind === 'ClusterRoleBinding') as
+    { subjects?: Array<{ namespace?: string }> } | undefined;
   return binding?.subjects?.[0]?.namespace;
 }

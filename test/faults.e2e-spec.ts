@@ -93,13 +93,16 @@ describe('faults: one hung, one reset, one foreign-TLS, one slow and one healthy
 
     expect(elapsed).toBeGreaterThanOrEqual(FANOUT_TIMEOUT_MS - 50); // the hung one costs its deadline...
     expect(elapsed).toBeLessThan(FANOUT_TIMEOUT_MS + 1000); // ...and nothing more
-    const ids = decodeClientConfigs(response).map((c) => c.node?.id).sort();
+    const ids = decodeClientConfigs(response)
+      .map((c) => c.node?.id)
+      .sort();
     expect(ids).toEqual([proxyOf('healthy').id, proxyOf('slow').id]);
     expect(headers['x-istioctl-proxy-missing'].split(',').sort()).toEqual([names.hung, names.reset, names.foreignTls]);
 
     const after = await scrapeMetrics(mesh.proxy.config.httpPort);
     const errors = (instance: string, reason: string) =>
-      after.value('istioctl_proxy_istiod_errors_total', { instance, reason }) - before.value('istioctl_proxy_istiod_errors_total', { instance, reason });
+      after.value('istioctl_proxy_istiod_errors_total', { instance, reason }) -
+      before.value('istioctl_proxy_istiod_errors_total', { instance, reason });
     const anyErrors = (instance: string) =>
       after.value('istioctl_proxy_istiod_errors_total', { instance }) - before.value('istioctl_proxy_istiod_errors_total', { instance });
     expect(errors(names.hung, 'timeout')).toBe(1);
@@ -107,7 +110,10 @@ describe('faults: one hung, one reset, one foreign-TLS, one slow and one healthy
     expect(errors(names.foreignTls, 'unavailable')).toBe(1);
     expect(anyErrors(names.healthy)).toBe(0);
     expect(anyErrors(names.slow)).toBe(0);
-    expect(after.value('istioctl_proxy_partial_answers_total', { type_url: SYNCZ }) - before.value('istioctl_proxy_partial_answers_total', { type_url: SYNCZ })).toBe(1);
+    expect(
+      after.value('istioctl_proxy_partial_answers_total', { type_url: SYNCZ }) -
+        before.value('istioctl_proxy_partial_answers_total', { type_url: SYNCZ }),
+    ).toBe(1);
     const slowSeconds = after.value('istioctl_proxy_istiod_request_duration_seconds_sum', { instance: names.slow, outcome: 'answer' });
     expect(slowSeconds).toBeGreaterThanOrEqual((SLOW_MS - 50) / 1000);
 
@@ -164,7 +170,12 @@ describe('bad input and load against the proxy (3 healthy istiods)', () => {
     metadata.set('authorization', `Bearer ${mesh.istioctlToken}`);
     const raw = new grpc.Client(mesh.proxyAddress, grpc.credentials.createInsecure());
     try {
-      const call = raw.makeBidiStreamRequest<Buffer, Buffer>(ADS_PATH, (bytes: Buffer) => bytes, (data: Buffer) => data, metadata);
+      const call = raw.makeBidiStreamRequest<Buffer, Buffer>(
+        ADS_PATH,
+        (bytes: Buffer) => bytes,
+        (data: Buffer) => data,
+        metadata,
+      );
       call.on('error', () => undefined);
       call.on('data', () => undefined);
       const final = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
@@ -258,7 +269,9 @@ describe('bad input and load against the proxy (3 healthy istiods)', () => {
     await sleep(100);
     const heap = heapAfterGc(gc);
     const deltaMb = (heap - baselineHeap) / MIB;
-    console.info(`heap after bad input: ${(heap / MIB).toFixed(1)} MiB, baseline ${(baselineHeap / MIB).toFixed(1)} MiB, delta ${deltaMb.toFixed(1)} MiB`);
+    console.info(
+      `heap after bad input: ${(heap / MIB).toFixed(1)} MiB, baseline ${(baselineHeap / MIB).toFixed(1)} MiB, delta ${deltaMb.toFixed(1)} MiB`,
+    );
     expect(deltaMb).toBeLessThan(20);
   });
 
@@ -273,7 +286,10 @@ describe('bad input and load against the proxy (3 healthy istiods)', () => {
     // istioctl ends every request with one. A distinct channel option keeps the subchannels apart.
     const channels = Array.from({ length: CLIENTS }, (_, c) => {
       const namespace = namespaces[c % namespaces.length];
-      return { client: mesh.client({ token: tokens[c % namespaces.length], istioNamespace: namespace, maxMessageBytes: 2 ** 31 - 1 - c }), namespace };
+      return {
+        client: mesh.client({ token: tokens[c % namespaces.length], istioNamespace: namespace, maxMessageBytes: 2 ** 31 - 1 - c }),
+        namespace,
+      };
     });
     const pod = findPodOnThird(demo);
     const errors: unknown[] = [];
@@ -306,7 +322,8 @@ describe('bad input and load against the proxy (3 healthy istiods)', () => {
       }),
     );
     const elapsed = Date.now() - started;
-    const p = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))].toFixed(0);
+    const p = (values: number[], q: number) =>
+      [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))].toFixed(0);
     console.info(
       `load: ${CLIENTS * REQUESTS} requests in ${elapsed} ms (${((CLIENTS * REQUESTS * 1000) / elapsed).toFixed(0)}/s), ` +
         `p50 ${p(latencies, 0.5)} ms, p99 ${p(latencies, 0.99)} ms; first request (with connect) p50 ${p(firstLatencies, 0.5)} ms, ` +
@@ -379,7 +396,9 @@ describe('SIGTERM during a slow fan-out (node dist/main.js)', () => {
       const inFlight = inFlightClient.request(SYNCZ, [], { timeoutMs: 15_000 });
       inFlight.catch(() => undefined); // awaited below; do not let an early failure go unhandled
       // SIGTERM once every istiod has the request (the fan-out is in flight).
-      expect(await waitFor(() => demo.istiods.every((istiod) => istiod.streams.length > 0 && istiod.streams.at(-1)!.requests.length > 0))).toBe(true);
+      expect(
+        await waitFor(() => demo.istiods.every((istiod) => istiod.streams.length > 0 && istiod.streams.at(-1)!.requests.length > 0)),
+      ).toBe(true);
       child.kill('SIGTERM');
       expect(await waitFor(() => output.includes('SIGTERM received'))).toBe(true);
 

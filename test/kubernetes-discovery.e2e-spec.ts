@@ -97,7 +97,10 @@ describe('DISCOVERY=kubernetes against a test Kubernetes API (real client-node i
     mesh.kube.dropWatches();
     mesh.kube.upsertPod(istiodPod({ name: mesh.podName(2), ip: mesh.podIps[2] }));
     expect(await eventually(askedPods, (ids) => ids.length === 3)).toHaveLength(3);
-    await eventually(async () => lists(), (n) => n > before);
+    await eventually(
+      async () => lists(),
+      (n) => n > before,
+    );
     expect(lists()).toBeGreaterThan(before);
   });
 
@@ -107,7 +110,13 @@ describe('DISCOVERY=kubernetes against a test Kubernetes API (real client-node i
     const kubeconfig = join(mesh.dir, 'empty-kubeconfig');
     writeFileSync(kubeconfig, empty.kubeconfigYaml());
     const started = startProxy(
-      loadConfig({ PLAINTEXT: 'true', AUTH_MODE: 'none', KUBECONFIG: kubeconfig, GRPC_PORT: String(await freePort()), HTTP_PORT: String(await freePort()) }),
+      loadConfig({
+        PLAINTEXT: 'true',
+        AUTH_MODE: 'none',
+        KUBECONFIG: kubeconfig,
+        GRPC_PORT: String(await freePort()),
+        HTTP_PORT: String(await freePort()),
+      }),
       false,
     );
     await expect(started).rejects.toThrow(

@@ -178,7 +178,14 @@ describe('operations: health, debug, metrics, logs, coalescing (3 istiods)', () 
     expect(lines).toHaveLength(3);
     const names = mesh.istiods.map((i) => i.podName).sort();
     for (const line of lines) {
-      expect(line).toMatchObject({ level: 'info', context: 'Requests', service: 'istioctl-proxy', caller: ISTIOCTL_CALLER, code: 'OK', instances_asked: 3 });
+      expect(line).toMatchObject({
+        level: 'info',
+        context: 'Requests',
+        service: 'istioctl-proxy',
+        caller: ISTIOCTL_CALLER,
+        code: 'OK',
+        instances_asked: 3,
+      });
       expect(typeof line.duration_ms).toBe('number');
       expect(line.duration_ms as number).toBeGreaterThanOrEqual(0);
       expect(Date.parse(line.time as string)).not.toBeNaN();
@@ -224,7 +231,8 @@ describe('operations: health, debug, metrics, logs, coalescing (3 istiods)', () 
       // Every caller got the whole mesh and its own nonce.
       for (const { response } of results) expect(decodeClientConfigs(response)).toHaveLength(12);
       expect(new Set(results.map(({ response }) => response.nonce)).size).toBe(100);
-      const coalesced = (await scrapeMetrics(httpPort)).value('istioctl_proxy_coalesced_requests_total', { type_url: SYNCZ }) - coalescedBefore;
+      const coalesced =
+        (await scrapeMetrics(httpPort)).value('istioctl_proxy_coalesced_requests_total', { type_url: SYNCZ }) - coalescedBefore;
       expect(coalesced).toBeGreaterThanOrEqual(98);
       expect(coalesced).toBe(100 - upstream[0]);
       const lines = logs.withMessage('istioctl request').slice(logged);

@@ -83,7 +83,12 @@ describe('UPSTREAM_MODE=port-forward through the pods/portforward subresource (r
     ]);
     expect(sessionsTo(0)).toBeGreaterThan(before[0]);
     expect(sessionsTo(1)).toBeGreaterThan(before[1]);
-    expect(await eventually(() => mesh.kube.activePortForwards, (active) => active === 2)).toBe(2);
+    expect(
+      await eventually(
+        () => mesh.kube.activePortForwards,
+        (active) => active === 2,
+      ),
+    ).toBe(2);
     expect(tunnels()).toEqual(local); // the local listeners survive; only the sessions behind them are new
   });
 
@@ -92,12 +97,22 @@ describe('UPSTREAM_MODE=port-forward through the pods/portforward subresource (r
     const active = mesh.kube.activePortForwards;
     const socket = connect({ host: '127.0.0.1', port });
     await once(socket, 'connect');
-    expect(await eventually(() => mesh.kube.activePortForwards, (n) => n === active + 1)).toBe(active + 1);
+    expect(
+      await eventually(
+        () => mesh.kube.activePortForwards,
+        (n) => n === active + 1,
+      ),
+    ).toBe(active + 1);
     await new Promise((resolve) => setTimeout(resolve, 100)); // let client-node start reading the local socket
 
     socket.resetAndDestroy();
 
-    expect(await eventually(() => mesh.kube.activePortForwards, (n) => n === active)).toBe(active);
+    expect(
+      await eventually(
+        () => mesh.kube.activePortForwards,
+        (n) => n === active,
+      ),
+    ).toBe(active);
     expect(await askedPods()).toEqual([mesh.proxyIdOn(0), mesh.proxyIdOn(1)]);
   });
 
@@ -109,8 +124,18 @@ describe('UPSTREAM_MODE=port-forward through the pods/portforward subresource (r
 
     expect(await askedPodsEventually((ids) => ids.length === 1)).toEqual([mesh.proxyIdOn(0)]);
     const streamsBefore = mesh.istiods[1].streams.length;
-    expect(await eventually(() => accepts(deletedPort), (accepting) => !accepting)).toBe(false);
-    expect(await eventually(() => mesh.kube.activePortForwards, (active) => active === 1)).toBe(1);
+    expect(
+      await eventually(
+        () => accepts(deletedPort),
+        (accepting) => !accepting,
+      ),
+    ).toBe(false);
+    expect(
+      await eventually(
+        () => mesh.kube.activePortForwards,
+        (active) => active === 1,
+      ),
+    ).toBe(1);
     for (let i = 0; i < 5; i++) expect(await askedPods()).toEqual([mesh.proxyIdOn(0)]);
     expect(mesh.istiods[1].streams.length).toBe(streamsBefore);
     expect(tunnels()).toEqual({ [mesh.podName(0)]: local[mesh.podName(0)] });
@@ -121,6 +146,11 @@ describe('UPSTREAM_MODE=port-forward through the pods/portforward subresource (r
     await mesh.closeProxy();
 
     for (const port of ports) expect(await accepts(port)).toBe(false);
-    expect(await eventually(() => mesh.kube.activePortForwards, (active) => active === 0)).toBe(0);
+    expect(
+      await eventually(
+        () => mesh.kube.activePortForwards,
+        (active) => active === 0,
+      ),
+    ).toBe(0);
   });
 });

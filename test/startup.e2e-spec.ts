@@ -31,7 +31,10 @@ describe('node dist/main.js (the container entry point)', () => {
   it.each([
     [{ GRPC_PORT: 'abc' }, 'Invalid environment: GRPC_PORT=abc is not a port'],
     [{ PLAINTEXT: '', TLS_CERT_FILE: '/etc/tls/tls.crt' }, 'Invalid environment: TLS_KEY_FILE must be set when TLS_CERT_FILE is'],
-    [{ TLS_CERT_FILE: '/nonexistent/cert.pem', TLS_KEY_FILE: '/nonexistent/key.pem', PLAINTEXT: '' }, 'TLS_CERT_FILE=/nonexistent/cert.pem cannot be read'],
+    [
+      { TLS_CERT_FILE: '/nonexistent/cert.pem', TLS_KEY_FILE: '/nonexistent/key.pem', PLAINTEXT: '' },
+      'TLS_CERT_FILE=/nonexistent/cert.pem cannot be read',
+    ],
     [{ MERGE_PLUGINS: './nope.js' }, 'MERGE_PLUGINS plugin "./nope.js" could not be loaded'],
   ])('stops with exit 1 and names the variable for %o', async (override, message) => {
     const { exited } = runMain({
@@ -97,7 +100,10 @@ describe('node dist/main.js (the container entry point)', () => {
 
     it('exposes gRPC server reflection listing the ADS service', async () => {
       const require = createRequire(import.meta.url);
-      const reflectionProto = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1alpha/reflection.proto');
+      const reflectionProto = join(
+        dirname(require.resolve('@grpc/reflection/package.json')),
+        'build/proto/grpc/reflection/v1alpha/reflection.proto',
+      );
       const definition = protoLoader.loadSync(reflectionProto, { keepCase: true });
       const loaded = grpc.loadPackageDefinition(definition) as unknown as {
         grpc: { reflection: { v1alpha: { ServerReflection: grpc.ServiceClientConstructor } } };
@@ -107,7 +113,11 @@ describe('node dist/main.js (the container entry point)', () => {
         `127.0.0.1:${grpcPort}`,
         grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false, checkServerIdentity: () => undefined }),
       );
-      const call = (client as unknown as { ServerReflectionInfo(): grpc.ClientDuplexStream<object, { list_services_response?: { service: Array<{ name: string }> } }> }).ServerReflectionInfo();
+      const call = (
+        client as unknown as {
+          ServerReflectionInfo(): grpc.ClientDuplexStream<object, { list_services_response?: { service: Array<{ name: string }> } }>;
+        }
+      ).ServerReflectionInfo();
       const answer = new Promise<string[]>((resolve, reject) => {
         call.on('data', (msg: { list_services_response?: { service: Array<{ name: string }> } }) =>
           resolve((msg.list_services_response?.service ?? []).map((s) => s.name)),

@@ -55,7 +55,9 @@ describe('TokenReviewVerifier against a test Kubernetes API', () => {
     const sut = verifier();
     const before = reviews.count;
     await expect(sut.verify('not-a-jwt')).rejects.toThrow('malformed token');
-    await expect(sut.verify(await tokens.mint({ namespace: 'ops', serviceAccount: 'x', expiresInSeconds: -5 }))).rejects.toThrow('token expired');
+    await expect(sut.verify(await tokens.mint({ namespace: 'ops', serviceAccount: 'x', expiresInSeconds: -5 }))).rejects.toThrow(
+      'token expired',
+    );
     expect(reviews.count).toBe(before);
   });
 

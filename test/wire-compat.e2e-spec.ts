@@ -49,7 +49,12 @@ describe.skipIf(!hasPythonGrpc)('wire compatibility with gRPC C-core (python3-gr
   afterAll(async () => mesh?.stop());
 
   it('answers an istioctl request sent by a C-core client over TLS', async () => {
-    const request: Partial<DiscoveryRequest> = { node: istioctlNode(), type_url: 'istio.io/debug/syncz', response_nonce: goTimeNonce(), resource_names: [] };
+    const request: Partial<DiscoveryRequest> = {
+      node: istioctlNode(),
+      type_url: 'istio.io/debug/syncz',
+      response_nonce: goTimeNonce(),
+      resource_names: [],
+    };
     const job = {
       address: mesh.proxyAddress,
       ca_pem: servingCaPem,
@@ -69,7 +74,13 @@ describe.skipIf(!hasPythonGrpc)('wire compatibility with gRPC C-core (python3-gr
 
   it('sees the proxy status codes as C-core reports them (UNAUTHENTICATED for a bad token)', async () => {
     const request: Partial<DiscoveryRequest> = { node: istioctlNode(), type_url: 'istio.io/debug/syncz', response_nonce: goTimeNonce() };
-    const job = { address: mesh.proxyAddress, ca_pem: servingCaPem, server_name: 'localhost', token: 'garbage', request_hex: adsMethod().requestSerialize(request).toString('hex') };
+    const job = {
+      address: mesh.proxyAddress,
+      ca_pem: servingCaPem,
+      server_name: 'localhost',
+      token: 'garbage',
+      request_hex: adsMethod().requestSerialize(request).toString('hex'),
+    };
     const run = await runPython(job);
     const out = JSON.parse(run.stdout) as { code?: string; details?: string };
     expect(out.code).toBe('UNAUTHENTICATED');

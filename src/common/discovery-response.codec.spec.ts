@@ -5,10 +5,15 @@ import { adsPackageDefinition } from './proto.js';
 import { DiscoveryResponse } from './xds-types.js';
 
 type Codec = { responseSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): DiscoveryResponse };
-const generic = (adsPackageDefinition()['envoy.service.discovery.v3.AggregatedDiscoveryService'] as unknown as Record<string, Codec>).StreamAggregatedResources;
+const generic = (adsPackageDefinition()['envoy.service.discovery.v3.AggregatedDiscoveryService'] as unknown as Record<string, Codec>)
+  .StreamAggregatedResources;
 
 function sample(): DiscoveryResponse {
-  return response('istio.io/debug/syncz', [clientConfigAny('a.ns', new Date()), debugAny('x'.repeat(1000)), { type_url: 'empty', value: Buffer.alloc(0) }], identifier('istiod-a', '1.27.3'));
+  return response(
+    'istio.io/debug/syncz',
+    [clientConfigAny('a.ns', new Date()), debugAny('x'.repeat(1000)), { type_url: 'empty', value: Buffer.alloc(0) }],
+    identifier('istiod-a', '1.27.3'),
+  );
 }
 
 describe('DiscoveryResponse fast codec', () => {
@@ -45,6 +50,13 @@ describe('DiscoveryResponse fast codec', () => {
   });
 
   it('decodes an empty message to the proto3 defaults', () => {
-    expect(decodeDiscoveryResponse(Buffer.alloc(0))).toEqual({ version_info: '', resources: [], canary: false, type_url: '', nonce: '', control_plane: null });
+    expect(decodeDiscoveryResponse(Buffer.alloc(0))).toEqual({
+      version_info: '',
+      resources: [],
+      canary: false,
+      type_url: '',
+      nonce: '',
+      control_plane: null,
+    });
   });
 });

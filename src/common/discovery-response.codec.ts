@@ -33,7 +33,8 @@ export function decodeDiscoveryResponse(buffer: Buffer): DiscoveryResponse {
     else if (field === CANARY && wireType === VARINT) response.canary = reader.bool();
     else if (field === TYPE_URL && wireType === LENGTH_DELIMITED) response.type_url = reader.string();
     else if (field === NONCE && wireType === LENGTH_DELIMITED) response.nonce = reader.string();
-    else if (field === CONTROL_PLANE && wireType === LENGTH_DELIMITED) response.control_plane = { identifier: readNestedString(reader, CONTROL_PLANE_IDENTIFIER) };
+    else if (field === CONTROL_PLANE && wireType === LENGTH_DELIMITED)
+      response.control_plane = { identifier: readNestedString(reader, CONTROL_PLANE_IDENTIFIER) };
     else reader.skipType(wireType);
   }
   return response;
@@ -53,7 +54,8 @@ export function encodeDiscoveryResponse(response: DiscoveryResponse): Buffer {
   if (response.nonce) writer.uint32(tag(NONCE, LENGTH_DELIMITED)).string(response.nonce);
   if (response.control_plane) {
     writer.uint32(tag(CONTROL_PLANE, LENGTH_DELIMITED)).fork();
-    if (response.control_plane.identifier) writer.uint32(tag(CONTROL_PLANE_IDENTIFIER, LENGTH_DELIMITED)).string(response.control_plane.identifier);
+    if (response.control_plane.identifier)
+      writer.uint32(tag(CONTROL_PLANE_IDENTIFIER, LENGTH_DELIMITED)).string(response.control_plane.identifier);
     writer.ldelim();
   }
   // In Node, protobufjs's writer is a BufferWriter: finish() returns one exactly-sized Buffer.

@@ -52,10 +52,7 @@ export type AdsClientConstructor = grpc.ServiceClientConstructor;
 /** The generated grpc-js client constructor for AggregatedDiscoveryService. */
 export function adsClientConstructor(): AdsClientConstructor {
   const loaded = grpc.loadPackageDefinition(adsPackageDefinition());
-  const ctor = ADS_SERVICE.split('.').reduce<unknown>(
-    (node, key) => (node as Record<string, unknown>)[key],
-    loaded,
-  );
+  const ctor = ADS_SERVICE.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], loaded);
   return ctor as AdsClientConstructor;
 }
 
@@ -75,7 +72,7 @@ export function upstreamAdsClientConstructor(): AdsClientConstructor {
 /** Makes a loaded ADS package definition serialize DiscoveryResponses with the fast encoder (server side). */
 export function useFastResponseEncoder(definition: protoLoader.PackageDefinition): void {
   const service = definition[ADS_SERVICE] as unknown as Record<string, { responseSerialize: (value: never) => Buffer }>;
-  service.StreamAggregatedResources.responseSerialize = encodeDiscoveryResponse as (value: never) => Buffer;
+  service.StreamAggregatedResources.responseSerialize = encodeDiscoveryResponse;
 }
 
 /** The grpc-js service definition, for servers that register ADS by hand (simulated istiod). */

@@ -159,7 +159,9 @@ describe('FakeKubeApi driven by the real client-node informer', () => {
     api.nextWatchResponse = 'gone';
     api.closeWatches();
 
-    await eventually(() => expect(api.requests.map((request) => (request.watch ? 'watch' : 'list'))).toEqual(['list', 'watch', 'watch', 'list', 'watch']));
+    await eventually(() =>
+      expect(api.requests.map((request) => (request.watch ? 'watch' : 'list'))).toEqual(['list', 'watch', 'watch', 'list', 'watch']),
+    );
     expect(events).toEqual(['connect', 'add:istiod-a', 'connect', 'connect']);
     expect(errors).toEqual([]);
     api.upsertPod(api.istiodPod({ name: 'istiod-b', ip: '10.0.0.2' }));
@@ -352,14 +354,19 @@ describe('FakeKubeApi driven by the real client-node informer', () => {
     api.upsertPod(api.istiodPod({ name: 'istiod-b', ip: '10.0.0.2' }));
     const controller = new AbortController();
     cleanups.push(async () => controller.abort());
-    const response = await fetch(`${api.url}${PODS_PATH}?watch=true&resourceVersion=1&allowWatchBookmarks=true`, { signal: controller.signal });
+    const response = await fetch(`${api.url}${PODS_PATH}?watch=true&resourceVersion=1&allowWatchBookmarks=true`, {
+      signal: controller.signal,
+    });
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
 
     api.sendBookmarks();
     let text = '';
     while (text.split('\n').length < 3) text += (await reader.read()).value ?? '';
 
-    const [replayed, bookmark] = text.trim().split('\n').map((line) => JSON.parse(line) as { type: string; object: KubernetesObject });
+    const [replayed, bookmark] = text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; object: KubernetesObject });
     expect(replayed).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'istiod-b', resourceVersion: '2' } } });
     expect(bookmark).toEqual({ type: 'BOOKMARK', object: { apiVersion: 'v1', kind: 'Pod', metadata: { resourceVersion: '2' } } });
   });

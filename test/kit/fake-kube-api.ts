@@ -77,7 +77,7 @@ export class FakeKubeApi {
   private readonly store = new KubeObjectStore();
   private readonly watches = new Set<WatchStream>();
   private readonly routes: Route[] = [];
-  private readonly portForward = new PortForwardEndpoint((namespace, name) => this.store.get('pods', namespace, name) as V1Pod | undefined);
+  private readonly portForward = new PortForwardEndpoint((namespace, name) => this.store.get('pods', namespace, name));
   private readonly watchFailures: InjectedFailures = { remaining: 0, statusCode: 500 };
   private readonly listFailures: InjectedFailures = { remaining: 0, statusCode: 500 };
   private compactedBefore = 0;

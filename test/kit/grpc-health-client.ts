@@ -4,7 +4,7 @@ import { service as healthService } from 'grpc-health-check';
 type CheckCallback = (err: grpc.ServiceError | null, response?: { status: string }) => void;
 type HealthClient = grpc.Client & { check(request: { service: string }, callback: CheckCallback): void };
 
-const HealthClientConstructor = grpc.makeGenericClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'Health');
+const HealthClientConstructor = grpc.makeGenericClientConstructor(healthService, 'Health');
 
 /** grpc.health.v1.Health/Check as kubelet's gRPC probe or grpc-health-probe calls it (plaintext). */
 export async function grpcHealthCheck(address: string, service: string): Promise<string> {

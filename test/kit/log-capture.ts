@@ -17,6 +17,12 @@ export interface LogCapture {
 export function captureLogs(level: 'debug' | 'info' | 'warn' | 'error' = 'info'): LogCapture {
   const raw: string[] = [];
   const logger = new PinoLogger(level, { write: (chunk: string) => void raw.push(chunk) });
-  const lines = () => raw.flatMap((chunk) => chunk.split('\n').filter(Boolean).map((line) => JSON.parse(line) as LogLine));
+  const lines = () =>
+    raw.flatMap((chunk) =>
+      chunk
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as LogLine),
+    );
   return { logger, raw, lines, withMessage: (msg) => lines().filter((line) => line.msg === msg) };
 }

@@ -57,7 +57,11 @@ export async function startMesh(options: MeshOptions): Promise<MeshHarness> {
     writeFileSync(join(workDir, 'proxy-ca.pem'), ca.certPem);
     writeFileSync(join(workDir, 'proxy-cert.pem'), proxyCert.certPem);
     writeFileSync(join(workDir, 'proxy-key.pem'), proxyCert.keyPem);
-    Object.assign(servingEnv, { PLAINTEXT: '', TLS_CERT_FILE: join(workDir, 'proxy-cert.pem'), TLS_KEY_FILE: join(workDir, 'proxy-key.pem') });
+    Object.assign(servingEnv, {
+      PLAINTEXT: '',
+      TLS_CERT_FILE: join(workDir, 'proxy-cert.pem'),
+      TLS_KEY_FILE: join(workDir, 'proxy-key.pem'),
+    });
   }
 
   const istiods = options.istiods.map(

@@ -29,7 +29,12 @@ declare module 'ws' {
 
   export class WebSocketServer extends EventEmitter {
     constructor(options: WebSocketServerOptions);
-    handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer, callback: (ws: WebSocket, request: IncomingMessage) => void): void;
+    handleUpgrade(
+      request: IncomingMessage,
+      socket: Duplex,
+      head: Buffer,
+      callback: (ws: WebSocket, request: IncomingMessage) => void,
+    ): void;
     close(callback?: (error?: Error) => void): void;
   }
 }

@@ -26,14 +26,21 @@ export function clientConfigAny(nodeId: string, lastUpdated?: Date, version = '1
       {
         type_url: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
         config_status: 'SYNCED',
-        ...(lastUpdated ? { last_updated: { seconds: Math.floor(lastUpdated.getTime() / 1000), nanos: (lastUpdated.getTime() % 1000) * 1e6 } } : {}),
+        ...(lastUpdated
+          ? { last_updated: { seconds: Math.floor(lastUpdated.getTime() / 1000), nanos: (lastUpdated.getTime() % 1000) * 1e6 } }
+          : {}),
       },
     ],
   });
   return { type_url: typeUrlOf('envoy.service.status.v3.ClientConfig'), value: Buffer.from(ClientConfig.encode(message).finish()) };
 }
 
-export function response(typeUrl: string, resources: ProtoAny[], identifier?: object, versionInfo = '2026-08-22T15:00:18Z/7'): DiscoveryResponse {
+export function response(
+  typeUrl: string,
+  resources: ProtoAny[],
+  identifier?: object,
+  versionInfo = '2026-08-22T15:00:18Z/7',
+): DiscoveryResponse {
   return {
     version_info: versionInfo,
     resources,
@@ -52,5 +59,9 @@ export function debugAny(body: string): ProtoAny {
 }
 
 export function identifier(id: string, version: string): object {
-  return { Component: 'istiod', ID: id, Info: { version, revision: `rev-${version}`, golang_version: 'go1.24.6', status: 'Clean', tag: version } };
+  return {
+    Component: 'istiod',
+    ID: id,
+    Info: { version, revision: `rev-${version}`, golang_version: 'go1.24.6', status: 'Clean', tag: version },
+  };
 }

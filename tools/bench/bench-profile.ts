@@ -7,7 +7,14 @@ export interface BenchProfile {
   requestTimeoutMs: number;
   fanout: { istiods: number; proxiesEach: number; delayMs: number; opsPerRep: number; budgetMs: number };
   largeMesh: { istiods: number; proxiesEach: number; opsPerRep: number; budgetMs: number };
-  concurrency: { istiods: number; proxiesEach: number; concurrency: number; requestsPerStream: number; warmupPerStream: number; budgetMs: number };
+  concurrency: {
+    istiods: number;
+    proxiesEach: number;
+    concurrency: number;
+    requestsPerStream: number;
+    warmupPerStream: number;
+    budgetMs: number;
+  };
   coalescing: { istiods: number; proxiesEach: number; delayMs: number; burst: number; budgetMs: number };
   configDump: { istiods: number; proxiesEach: number; othersDelayMs: number; holderDelayMs: number; opsPerRep: number; budgetMs: number };
 }

@@ -53,7 +53,7 @@ export class ChildLink<Info> {
       stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS);
       if (link) link.stderrTail = stderr;
     });
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     const info = await new Promise<Info>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
@@ -78,8 +78,8 @@ export class ChildLink<Info> {
     });
     link = new ChildLink<Info>(child, options.label, info);
     link.stderrTail = stderr;
-    lines.on('line', (line) => link!.onLine(line));
-    child.once('exit', (code) => link!.onExit(code));
+    lines.on('line', (line) => link.onLine(line));
+    child.once('exit', (code) => link.onExit(code));
     return link;
   }
 
@@ -93,7 +93,7 @@ export class ChildLink<Info> {
         this.child.kill('SIGKILL');
         reject(this.failure(`did not answer ${command} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { resolve: resolve as (result: unknown) => void, reject, timer });
+      this.pending.set(id, { resolve: resolve, reject, timer });
       this.child.stdin!.write(`${JSON.stringify({ id, command, args })}\n`);
     });
   }

@@ -10,9 +10,7 @@ export interface CommandMessage {
   args?: unknown;
 }
 
-export type ChildMessage =
-  | { type: 'ready'; info: unknown }
-  | { type: 'reply'; id: number; result?: unknown; error?: string };
+export type ChildMessage = { type: 'ready'; info: unknown } | { type: 'reply'; id: number; result?: unknown; error?: string };
 
 export const STOP_COMMAND = 'stop';
 

@@ -15,7 +15,10 @@ export class IstioctlConnection {
   private readonly node = istioctlNode();
 
   /** `token`: sent as `authorization: Bearer` on every call, as istioctl does in its default mode. */
-  constructor(address: string, private readonly token?: string) {
+  constructor(
+    address: string,
+    private readonly token?: string,
+  ) {
     const Ctor = adsClientConstructor();
     const options: ChannelOptions = {
       'grpc.max_receive_message_length': DEFAULT_MAX_MESSAGE_BYTES,

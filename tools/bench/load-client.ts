@@ -37,7 +37,13 @@ async function runLatency(pool: ConnectionPool, job: LatencyJob): Promise<Latenc
   const deadline = Date.now() + job.budgetMs;
   const connect = (address: string) => pool.get(address, job.token);
   const results: VariantResult[] = job.variants.map(({ label }) => ({
-    label, samplesMs: [], repMediansMs: [], errors: 0, errorMessages: [], resources: 0, resourceBytes: 0,
+    label,
+    samplesMs: [],
+    repMediansMs: [],
+    errors: 0,
+    errorMessages: [],
+    resources: 0,
+    resourceBytes: 0,
   }));
   const errors = job.variants.map(() => new ErrorLog());
   let truncated = false;

@@ -32,7 +32,12 @@ function formatGoal(goal: GoalResult): string {
 
 function pad(rows: string[][]): string[] {
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column]))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** The plain-text summary printed at the end of `npm run bench`. */
@@ -52,7 +57,8 @@ export function summaryText(results: BenchResults): string {
       ]);
     }
     if (scenario.error) goalRows.push([scenario.id, 'scenario ran', 'error', '', 'BROKEN']);
-    for (const goal of scenario.goals) goalRows.push([scenario.id, goal.description, formatGoal(goal), goal.target, goal.pass ? 'PASS' : 'FAIL']);
+    for (const goal of scenario.goals)
+      goalRows.push([scenario.id, goal.description, formatGoal(goal), goal.target, goal.pass ? 'PASS' : 'FAIL']);
   }
   const lines = [
     `istioctl-proxy bench (${results.profile}, ${results.reps} reps) on ${machineLine(results.machine)}`,
@@ -102,13 +108,22 @@ export function markdownSection(results: BenchResults, resultsFile: string): str
   for (const scenario of results.scenarios) {
     if (scenario.error) lines.push(`| ${scenario.title} | the scenario ran | error | | **BROKEN** |`);
     for (const goal of scenario.goals) {
-      lines.push(`| ${scenario.title} | ${cell(goal.description)} | ${formatGoal(goal)} | ${cell(goal.target)} | ${goal.pass ? 'PASS' : '**FAIL**'} |`);
+      lines.push(
+        `| ${scenario.title} | ${cell(goal.description)} | ${formatGoal(goal)} | ${cell(goal.target)} | ${goal.pass ? 'PASS' : '**FAIL**'} |`,
+      );
     }
   }
-  lines.push('', '### Latency', '', '| Scenario | Variant | What is measured | p50 (ms) | p99 (ms) | p50 ratio | p99 ratio | Samples | Errors |', '|---|---|---|---:|---:|---:|---:|---:|---:|');
+  lines.push(
+    '',
+    '### Latency',
+    '',
+    '| Scenario | Variant | What is measured | p50 (ms) | p99 (ms) | p50 ratio | p99 ratio | Samples | Errors |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|',
+  );
   for (const scenario of results.scenarios) {
     for (const variant of scenario.variants) {
-      const p50Ratio = variant.p50Ratio === undefined ? (variant.role === 'baseline' ? 'baseline' : '') : `${formatNumber(variant.p50Ratio)}×`;
+      const p50Ratio =
+        variant.p50Ratio === undefined ? (variant.role === 'baseline' ? 'baseline' : '') : `${formatNumber(variant.p50Ratio)}×`;
       const p99Ratio = variant.p99Ratio === undefined ? '' : `${formatNumber(variant.p99Ratio)}×`;
       lines.push(
         `| ${scenario.title} | ${variant.label} | ${cell(variant.description)} | ${formatNumber(variant.latency.medianMs)} | ${formatNumber(variant.latency.p99Ms)} | ${p50Ratio} | ${p99Ratio} | ${variant.latency.count} | ${variant.errors} |`,

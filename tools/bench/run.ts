@@ -14,7 +14,13 @@ import { configDumpLookupScenario } from './scenarios/config-dump-lookup.scenari
 import { fanoutOverheadScenario } from './scenarios/fanout-overhead.scenario.js';
 import { largeMeshScenario } from './scenarios/large-mesh.scenario.js';
 
-const SCENARIOS: Scenario[] = [fanoutOverheadScenario, largeMeshScenario, concurrencyScenario, coalescingScenario, configDumpLookupScenario];
+const SCENARIOS: Scenario[] = [
+  fanoutOverheadScenario,
+  largeMeshScenario,
+  concurrencyScenario,
+  coalescingScenario,
+  configDumpLookupScenario,
+];
 /** Compiled to dist-tools/tools/bench/run.js: three levels below the repository root. */
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -71,7 +77,10 @@ function parseOptions(argv: string[]): RunOptions | undefined {
   });
   if (values.help) return undefined;
   const profile = values.smoke ? SMOKE_PROFILE : FULL_PROFILE;
-  const only = (values.only ?? []).flatMap((list) => list.split(',')).map((id) => id.trim()).filter(Boolean);
+  const only = (values.only ?? [])
+    .flatMap((list) => list.split(','))
+    .map((id) => id.trim())
+    .filter(Boolean);
   const unknown = only.filter((id) => !SCENARIOS.some((scenario) => scenario.id === id));
   if (unknown.length > 0) throw new UsageError(`unknown scenario ${unknown.join(', ')}`);
   const scenarios = only.length > 0 ? SCENARIOS.filter(({ id }) => only.includes(id)) : SCENARIOS;
@@ -113,8 +122,15 @@ async function runScenario(scenario: Scenario, context: ScenarioContext): Promis
     const message = err instanceof Error ? err.message : String(err);
     context.log(`${scenario.id}: BROKE: ${message}`);
     return {
-      id: scenario.id, title: scenario.title, durationMs: Math.round(performance.now() - started),
-      params: {}, variants: [], metrics: {}, goals: [], notes: [], error: message,
+      id: scenario.id,
+      title: scenario.title,
+      durationMs: Math.round(performance.now() - started),
+      params: {},
+      variants: [],
+      metrics: {},
+      goals: [],
+      notes: [],
+      error: message,
     };
   }
 }

@@ -63,7 +63,11 @@ export interface EnvironmentOptions {
  * Three processes per scenario: the istiod fleet, a fresh proxy (so its VmHWM belongs to this scenario
  * alone), and the load client. Everything is stopped whatever happens in `body`.
  */
-export async function withEnvironment<T>(context: ScenarioContext, options: EnvironmentOptions, body: (environment: Environment) => Promise<T>): Promise<T> {
+export async function withEnvironment<T>(
+  context: ScenarioContext,
+  options: EnvironmentOptions,
+  body: (environment: Environment) => Promise<T>,
+): Promise<T> {
   const fleetSpec: FleetSpec = {
     istiods: options.istiods,
     tls: { certFile: context.credentials.istiodCertFile, keyFile: context.credentials.istiodKeyFile },
@@ -87,11 +91,15 @@ export async function withEnvironment<T>(context: ScenarioContext, options: Envi
       startTimeoutMs: PROXY_START_TIMEOUT_MS,
       forwardOutput: context.verbose,
     });
-    client = await ChildLink.start<unknown>(`${context.benchDir}/load-client.js`, {}, {
-      label: 'load-client',
-      readyTimeoutMs: CLIENT_START_TIMEOUT_MS,
-      forwardStderr: context.verbose,
-    });
+    client = await ChildLink.start<unknown>(
+      `${context.benchDir}/load-client.js`,
+      {},
+      {
+        label: 'load-client',
+        readyTimeoutMs: CLIENT_START_TIMEOUT_MS,
+        forwardStderr: context.verbose,
+      },
+    );
     const budget = (scenarioBudgetMs: number) => Math.max(0, Math.min(scenarioBudgetMs, context.deadline - Date.now()));
     const linkedClient = client;
     const call = <Result>(command: string, job: unknown, budgetMs: number) =>
@@ -155,12 +163,26 @@ export function variant(reports: VariantReport[], label: string): VariantReport 
 
 /** A goal `measured ≤ limit`; NaN (nothing measured) never passes. */
 export function atMost(id: string, description: string, measured: number, limit: number, unit = ''): GoalResult {
-  return { id, description, measured, unit, target: `≤ ${limit}${unit ? ` ${unit}` : ''}`, pass: Number.isFinite(measured) && measured <= limit };
+  return {
+    id,
+    description,
+    measured,
+    unit,
+    target: `≤ ${limit}${unit ? ` ${unit}` : ''}`,
+    pass: Number.isFinite(measured) && measured <= limit,
+  };
 }
 
 /** A goal `low ≤ measured ≤ high`. */
 export function within(id: string, description: string, measured: number, low: number, high: number, unit = ''): GoalResult {
-  return { id, description, measured, unit, target: `${low}–${high}${unit ? ` ${unit}` : ''}`, pass: Number.isFinite(measured) && measured >= low && measured <= high };
+  return {
+    id,
+    description,
+    measured,
+    unit,
+    target: `${low}–${high}${unit ? ` ${unit}` : ''}`,
+    pass: Number.isFinite(measured) && measured >= low && measured <= high,
+  };
 }
 
 /** Requests that failed make a latency meaningless; every latency scenario also requires none. */

@@ -71,7 +71,8 @@ describe('npm run bench --smoke (dist-tools/tools/bench/run.js)', () => {
       for (const variant of scenario.variants) {
         const where = `${scenario.id}/${variant.label}`;
         expect(variant.latency.count, where).toBeGreaterThan(0);
-        for (const value of [variant.latency.medianMs, variant.latency.p99Ms, variant.latency.meanMs]) expect(isFiniteNumber(value), where).toBe(true);
+        for (const value of [variant.latency.medianMs, variant.latency.p99Ms, variant.latency.meanMs])
+          expect(isFiniteNumber(value), where).toBe(true);
         expect(variant.latency.p99Ms, where).toBeGreaterThanOrEqual(variant.latency.medianMs);
         if (variant.baseline) {
           expect(isFiniteNumber(variant.p50Ratio), where).toBe(true);

@@ -2,9 +2,7 @@ import { readFile, realpath } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import type { DiscoveryResponse } from '../../src/common/xds-types.js';
 import { parseClientArgs, UsageError, USAGE, type ClientSettings, type Command } from './client-args.js';
-import {
-  formatConfigDumpSummary, formatInternalDebug, formatProxyStatus, formatProxyStatusVerbose, formatVersion,
-} from './format.js';
+import { formatConfigDumpSummary, formatInternalDebug, formatProxyStatus, formatProxyStatusVerbose, formatVersion } from './format.js';
 import { XdsClient } from './xds-client.js';
 
 export const CLIENT_VERSION = 'istioctl-proxy-client 0.1.0';
@@ -81,7 +79,10 @@ async function runCommand(client: XdsClient, command: Command, timeoutMs: number
       // istioctl swallows the request error and still prints the client line; we also report it.
       let response: DiscoveryResponse | undefined;
       let failure: unknown;
-      await request(TYPE_SYNCZ, []).then((answer) => (response = answer), (error: unknown) => (failure = error));
+      await request(TYPE_SYNCZ, []).then(
+        (answer) => (response = answer),
+        (error: unknown) => (failure = error),
+      );
       print(formatVersion(response, CLIENT_VERSION));
       if (failure !== undefined) throw failure;
       return;

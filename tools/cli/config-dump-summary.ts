@@ -14,19 +14,33 @@ interface AnyHolder {
 const SECTIONS: Record<string, { label: string; lists: [string, string, string?][] }> = {
   'envoy.admin.v3.ClustersConfigDump': {
     label: 'Clusters',
-    lists: [['static_clusters', 'cluster'], ['dynamic_active_clusters', 'cluster'], ['dynamic_warming_clusters', 'cluster']],
+    lists: [
+      ['static_clusters', 'cluster'],
+      ['dynamic_active_clusters', 'cluster'],
+      ['dynamic_warming_clusters', 'cluster'],
+    ],
   },
   'envoy.admin.v3.ListenersConfigDump': {
     label: 'Listeners',
-    lists: [['static_listeners', 'listener'], ['dynamic_listeners', 'active_state.listener', 'name']],
+    lists: [
+      ['static_listeners', 'listener'],
+      ['dynamic_listeners', 'active_state.listener', 'name'],
+    ],
   },
   'envoy.admin.v3.RoutesConfigDump': {
     label: 'Routes',
-    lists: [['static_route_configs', 'route_config'], ['dynamic_route_configs', 'route_config']],
+    lists: [
+      ['static_route_configs', 'route_config'],
+      ['dynamic_route_configs', 'route_config'],
+    ],
   },
   'envoy.admin.v3.SecretsConfigDump': {
     label: 'Secrets',
-    lists: [['static_secrets', 'secret', 'name'], ['dynamic_active_secrets', 'secret', 'name'], ['dynamic_warming_secrets', 'secret', 'name']],
+    lists: [
+      ['static_secrets', 'secret', 'name'],
+      ['dynamic_active_secrets', 'secret', 'name'],
+      ['dynamic_warming_secrets', 'secret', 'name'],
+    ],
   },
   'envoy.admin.v3.EcdsConfigDump': { label: 'Extension configs', lists: [['ecds_filters', 'ecds_filter']] },
 };
@@ -47,9 +61,10 @@ export function summarizeConfigDump(configs: readonly DecodedConfig[]): ConfigSe
     for (const [listField, resourcePath, nameField] of spec.lists) {
       for (const entry of asList(config.message[listField])) {
         const wrapperName = nameField ? entry[nameField] : undefined;
-        const name = typeof wrapperName === 'string' && wrapperName !== ''
-          ? wrapperName
-          : embeddedResourceName(pathValue(entry, resourcePath) as ProtoAny | undefined);
+        const name =
+          typeof wrapperName === 'string' && wrapperName !== ''
+            ? wrapperName
+            : embeddedResourceName(pathValue(entry, resourcePath) as ProtoAny | undefined);
         names.push(name);
       }
     }

@@ -2,9 +2,7 @@ import { describe, expect, it } from 'vitest';
 import protobuf from 'protobufjs';
 import { envoyTypes, typeUrlOf } from '../../src/common/proto.js';
 import type { DiscoveryResponse, ProtoAny } from '../../src/common/xds-types.js';
-import {
-  formatConfigDumpSummary, formatInternalDebug, formatProxyStatus, formatProxyStatusVerbose, formatVersion,
-} from './format.js';
+import { formatConfigDumpSummary, formatInternalDebug, formatProxyStatus, formatProxyStatusVerbose, formatVersion } from './format.js';
 import { goJsonIndent } from './go-json.js';
 import { humanDuration } from './go-time.js';
 import { tabwrite } from './tabwriter.js';
@@ -125,7 +123,10 @@ describe('formatProxyStatus', () => {
   it('falls back to the legacy per-type xds_config of istiod <= 1.22', () => {
     const legacy = encodeAny('envoy.service.status.v3.ClientConfig', {
       node: { id: 'old.default' },
-      xds_config: [{ status: 'SYNCED', cluster_config: {} }, { status: 'NOT_SENT', listener_config: {} }],
+      xds_config: [
+        { status: 'SYNCED', cluster_config: {} },
+        { status: 'NOT_SENT', listener_config: {} },
+      ],
     });
     expect(formatProxyStatus(response([legacy]), NOW)).toContain('2 (CDS,LDS)');
   });
@@ -136,8 +137,16 @@ describe('formatProxyStatusVerbose', () => {
     const lines = formatProxyStatusVerbose(response(MESH), NOW).split('\n');
     expect(lines[0].split(/\s{2,}/)).toEqual(['NAME', 'CLUSTER', 'CDS', 'ECDS', 'EDS', 'LDS', 'RDS', 'WDS', 'ISTIOD', 'VERSION']);
     expect(lines[1].split(/\s{2,}/)).toEqual([
-      'details-v1-5f7c8-xyz12.bookinfo', 'Kubernetes', 'SYNCED (42s)', 'STALE (3h10m)', 'IGNORED', 'NOT SENT', 'IGNORED',
-      'IGNORED', 'istiod-5d9f8-x2k4q', '1.26.1',
+      'details-v1-5f7c8-xyz12.bookinfo',
+      'Kubernetes',
+      'SYNCED (42s)',
+      'STALE (3h10m)',
+      'IGNORED',
+      'NOT SENT',
+      'IGNORED',
+      'IGNORED',
+      'istiod-5d9f8-x2k4q',
+      '1.26.1',
     ]);
     expect(lines[2]).toContain('SYNCED (5m)');
     expect(lines[3]).toContain('ERROR (9d)');
@@ -146,10 +155,22 @@ describe('formatProxyStatusVerbose', () => {
 
 describe('humanDuration (k8s apimachinery)', () => {
   it.each([
-    [-3000, '<invalid>'], [-1500, '0s'], [0, '0s'], [119_999, '119s'], [120_000, '2m'], [125_000, '2m5s'],
-    [600_000, '10m'], [3 * 3600_000 - 1, '179m'], [3 * 3600_000, '3h'], [7 * 3600_000 + 60_000, '7h1m'],
-    [47 * 3600_000, '47h'], [50 * 3600_000, '2d2h'], [10 * 86_400_000, '10d'], [3 * 365 * 86_400_000, '3y'],
-    [(2 * 365 + 3) * 86_400_000, '2y3d'], [9 * 365 * 86_400_000, '9y'],
+    [-3000, '<invalid>'],
+    [-1500, '0s'],
+    [0, '0s'],
+    [119_999, '119s'],
+    [120_000, '2m'],
+    [125_000, '2m5s'],
+    [600_000, '10m'],
+    [3 * 3600_000 - 1, '179m'],
+    [3 * 3600_000, '3h'],
+    [7 * 3600_000 + 60_000, '7h1m'],
+    [47 * 3600_000, '47h'],
+    [50 * 3600_000, '2d2h'],
+    [10 * 86_400_000, '10d'],
+    [3 * 365 * 86_400_000, '3y'],
+    [(2 * 365 + 3) * 86_400_000, '2y3d'],
+    [9 * 365 * 86_400_000, '9y'],
   ])('%d ms -> %s', (ms, text) => {
     expect(humanDuration(ms)).toBe(text);
   });
@@ -157,7 +178,12 @@ describe('humanDuration (k8s apimachinery)', () => {
 
 describe('tabwrite', () => {
   it('aligns columns per block of lines that have them, like Go', () => {
-    const lines = [['a', 'b', 'c'], ['aa', 'bb', 'cc'], ['aaa', ''], ['aaaa', 'dddd', 'eeee']];
+    const lines = [
+      ['a', 'b', 'c'],
+      ['aa', 'bb', 'cc'],
+      ['aaa', ''],
+      ['aaaa', 'dddd', 'eeee'],
+    ];
     expect(tabwrite(lines, { minwidth: 0, padding: 1 })).toBe('a    b  c\naa   bb cc\naaa  \naaaa dddd eeee\n');
   });
 });
@@ -176,7 +202,9 @@ describe('formatVersion', () => {
   });
 
   it('mirrors istioctl for missing and broken identifiers, empty meshes and failed requests', () => {
-    expect(formatVersion(response([], null), 'c')).toBe('client version: c\ncontrol plane version: MISSING CP ID\ndata plane version: none\n');
+    expect(formatVersion(response([], null), 'c')).toBe(
+      'client version: c\ncontrol plane version: MISSING CP ID\ndata plane version: none\n',
+    );
     expect(formatVersion(response([], '{not json'), 'c')).toBe('client version: c\ndata plane version: none\n');
     expect(formatVersion(undefined, 'c')).toBe('client version: c\n');
   });
@@ -200,7 +228,9 @@ describe('controlPlaneInfo', () => {
   it('parses like Go json.Unmarshal: case-insensitive keys, unknown keys ignored', () => {
     const info = controlPlaneInfo(response([], '{"component":"istiod","id":"x","info":{"VERSION":"1.28.0"},"extra":1}'));
     expect(info).toEqual({
-      Component: 'istiod', ID: 'x', Info: { version: '1.28.0', revision: '', golang_version: '', status: '', tag: '' },
+      Component: 'istiod',
+      ID: 'x',
+      Info: { version: '1.28.0', revision: '', golang_version: '', status: '', tag: '' },
     });
   });
 
@@ -235,7 +265,10 @@ function configDumpResponse(): DiscoveryResponse {
       }),
       encodeAny('envoy.admin.v3.ListenersConfigDump', {
         dynamic_listeners: [
-          { name: 'virtualOutbound', active_state: { listener: encodeAny('envoy.config.listener.v3.Listener', { name: 'virtualOutbound' }) } },
+          {
+            name: 'virtualOutbound',
+            active_state: { listener: encodeAny('envoy.config.listener.v3.Listener', { name: 'virtualOutbound' }) },
+          },
         ],
       }),
       encodeAny('envoy.admin.v3.ScopedRoutesConfigDump', {}),
@@ -277,8 +310,12 @@ describe('formatConfigDumpSummary', () => {
 
   it('decodes all seven admin dumps', () => {
     expect(decodeConfigDump(configDumpResponse()).map((c) => c.typeName)).toEqual([
-      'envoy.admin.v3.BootstrapConfigDump', 'envoy.admin.v3.ClustersConfigDump', 'envoy.admin.v3.ListenersConfigDump',
-      'envoy.admin.v3.ScopedRoutesConfigDump', 'envoy.admin.v3.RoutesConfigDump', 'envoy.admin.v3.SecretsConfigDump',
+      'envoy.admin.v3.BootstrapConfigDump',
+      'envoy.admin.v3.ClustersConfigDump',
+      'envoy.admin.v3.ListenersConfigDump',
+      'envoy.admin.v3.ScopedRoutesConfigDump',
+      'envoy.admin.v3.RoutesConfigDump',
+      'envoy.admin.v3.SecretsConfigDump',
       'envoy.admin.v3.EcdsConfigDump',
     ]);
   });
@@ -286,7 +323,11 @@ describe('formatConfigDumpSummary', () => {
 
 describe('formatInternalDebug', () => {
   const debug = (...bodies: string[]) =>
-    response(bodies.map((body) => ({ type_url: 'istio.io/debug', value: Buffer.from(body) })), IDENTIFIER, 'istio.io/debug');
+    response(
+      bodies.map((body) => ({ type_url: 'istio.io/debug', value: Buffer.from(body) })),
+      IDENTIFIER,
+      'istio.io/debug',
+    );
 
   it('indents JSON like Go json.Indent, keeping scalars verbatim and empty containers compact', () => {
     expect(formatInternalDebug(debug('{"a":[1,2.50,{}],"b":{"c":"x, y: {z}","d":[]},"e":1e3}'))).toBe(

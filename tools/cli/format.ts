@@ -2,13 +2,16 @@ import type { DiscoveryResponse, XdsNode } from '../../src/common/xds-types.js';
 import { summarizeConfigDump } from './config-dump-summary.js';
 import { goJsonIndent } from './go-json.js';
 import { parseNodeMetadata } from './node-metadata.js';
-import {
-  compareStrings, IGNORED_STATUS, KNOWN_TYPES, proxyStatusTable, shortType, type ProxyStatusTable,
-} from './proxy-status-rows.js';
+import { compareStrings, IGNORED_STATUS, KNOWN_TYPES, proxyStatusTable, shortType, type ProxyStatusTable } from './proxy-status-rows.js';
 import { tabwrite } from './tabwriter.js';
 import {
-  CLIENT_CONFIG_TYPE, controlPlaneInfo, decodeAnyAs, decodeConfigDump, NODE_TYPE,
-  parseControlPlaneIdentifier, type ClientConfig,
+  CLIENT_CONFIG_TYPE,
+  controlPlaneInfo,
+  decodeAnyAs,
+  decodeConfigDump,
+  NODE_TYPE,
+  parseControlPlaneIdentifier,
+  type ClientConfig,
 } from './xds-decoders.js';
 
 /** Every formatter returns the exact bytes istioctl would write to stdout, newline-terminated. */
@@ -22,9 +25,7 @@ export function formatProxyStatus(response: DiscoveryResponse, now: Date = new D
   const { rows, types } = setupStatusTable(response, now, options);
   const lines = [['NAME', 'CLUSTER', 'ISTIOD', 'VERSION', 'SUBSCRIBED TYPES']];
   for (const row of rows) {
-    const subscribed = types
-      .filter((type) => row.typeStatus.has(type) && row.typeStatus.get(type) !== IGNORED_STATUS)
-      .map(shortType);
+    const subscribed = types.filter((type) => row.typeStatus.has(type) && row.typeStatus.get(type) !== IGNORED_STATUS).map(shortType);
     const cell = subscribed.length > 0 ? `${subscribed.length} (${subscribed.join(',')})` : '0';
     lines.push([row.proxyId, row.clusterId, row.istiodId, row.istioVersion, cell]);
   }

@@ -67,7 +67,13 @@ export function humanDuration(elapsedMs: number): string {
 }
 
 const DURATION_UNITS_MS: Record<string, number> = {
-  ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000,
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
 };
 
 /** Parses a Go duration such as `30s`, `1m30s`, `500ms` (istioctl's `--timeout` syntax) into ms. */

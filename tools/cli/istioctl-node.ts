@@ -28,9 +28,7 @@ export function istioctlNode(istioNamespace: string = DEFAULT_ISTIO_NAMESPACE): 
  * not loopback, not link-local, not unspecified; IPv4-mapped IPv6 unwrapped. '' when there is none,
  * which is what istioctl sends too (istiod then rejects the node id, exactly as it would for istioctl).
  */
-export function firstPrivateIp(
-  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces(),
-): string {
+export function firstPrivateIp(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string {
   for (const addresses of Object.values(interfaces)) {
     for (const info of addresses ?? []) {
       if (info.internal) continue;
@@ -48,8 +46,7 @@ function unmapIPv4(address: string): string {
 
 function isUsableAddress(address: string): boolean {
   if (isIPv4(address)) {
-    return !(address.startsWith('127.') || address.startsWith('169.254.') || address.startsWith('224.0.0.')
-      || address === '0.0.0.0');
+    return !(address.startsWith('127.') || address.startsWith('169.254.') || address.startsWith('224.0.0.') || address === '0.0.0.0');
   }
   const lower = address.toLowerCase();
   // fe80::/10 is link-local unicast, ffx2::/16 link-local multicast, ::1 loopback, :: unspecified.

@@ -123,7 +123,9 @@ describe('istioctl request shape', () => {
       address.includes(':')
         ? { address, internal, family: 'IPv6', netmask: '', mac: '', cidr: null, scopeid: 0 }
         : { address, internal, family: 'IPv4', netmask: '', mac: '', cidr: null };
-    expect(firstPrivateIp({ lo: [info('127.0.0.1', true)], eth0: [info('fe80::1'), info('169.254.1.1'), info('10.1.2.3')] })).toBe('10.1.2.3');
+    expect(firstPrivateIp({ lo: [info('127.0.0.1', true)], eth0: [info('fe80::1'), info('169.254.1.1'), info('10.1.2.3')] })).toBe(
+      '10.1.2.3',
+    );
     expect(firstPrivateIp({ eth0: [info('::ffff:192.168.0.7')] })).toBe('192.168.0.7');
     expect(firstPrivateIp({ eth0: [info('2001:db8::5')] })).toBe('2001:db8::5');
     expect(firstPrivateIp({ lo: [info('::1', true)] })).toBe('');
@@ -181,9 +183,7 @@ describe('XdsClient.request', () => {
   });
 
   it('rejects with the grpc status, worded like grpc-go', async () => {
-    const fake = await startFakeAds((call) =>
-      call.emit('error', { code: GrpcStatus.UNAUTHENTICATED, details: 'authentication failure' }),
-    );
+    const fake = await startFakeAds((call) => call.emit('error', { code: GrpcStatus.UNAUTHENTICATED, details: 'authentication failure' }));
     const client = new XdsClient({ address: fake.address, plaintext: true });
     try {
       const failure = await client.request('istio.io/debug/syncz').catch((error: unknown) => error);
@@ -228,11 +228,17 @@ describe('XdsClient.request', () => {
     const fake = await startFakeAds(answerAfterNoise, credentials);
     const insecure = new XdsClient({ address: fake.address, token: 't' });
     const verified = new XdsClient({ address: fake.address, caPem: ca.certPem, serverName: 'istiod.istio-system.svc' });
-    const wrongRoot = new XdsClient({ address: fake.address, caPem: (await createCertificateAuthority()).certPem, serverName: 'istiod.istio-system.svc' });
+    const wrongRoot = new XdsClient({
+      address: fake.address,
+      caPem: (await createCertificateAuthority()).certPem,
+      serverName: 'istiod.istio-system.svc',
+    });
     try {
       await expect(insecure.request('istio.io/debug/syncz')).resolves.toBeDefined();
       await expect(verified.request('istio.io/debug/syncz')).resolves.toBeDefined();
-      await expect(wrongRoot.request('istio.io/debug/syncz', [], { timeoutMs: 5000 })).rejects.toMatchObject({ code: GrpcStatus.UNAVAILABLE });
+      await expect(wrongRoot.request('istio.io/debug/syncz', [], { timeoutMs: 5000 })).rejects.toMatchObject({
+        code: GrpcStatus.UNAVAILABLE,
+      });
     } finally {
       insecure.close();
       verified.close();
@@ -281,7 +287,12 @@ async function startWireRecorder(answerDelayMs: number) {
   const server = http2.createServer();
   server.on('stream', (stream, headers) => {
     let markClosed: () => void = () => undefined;
-    const record = { headers, events: [] as string[], rstCode: undefined as number | undefined, closed: new Promise<void>((r) => (markClosed = r)) };
+    const record = {
+      headers,
+      events: [] as string[],
+      rstCode: undefined as number | undefined,
+      closed: new Promise<void>((r) => (markClosed = r)),
+    };
     streams.push(record);
     stream.on('data', () => record.events.push('data'));
     stream.on('end', () => record.events.push('end'));
@@ -362,9 +373,7 @@ describe('runClient', () => {
   });
 
   it('prints Error: and exits 1 on failures, usage and exit 2 on bad command lines', async () => {
-    const fake = await startFakeAds((call) =>
-      call.emit('error', { code: GrpcStatus.PERMISSION_DENIED, details: 'authorization failed' }),
-    );
+    const fake = await startFakeAds((call) => call.emit('error', { code: GrpcStatus.PERMISSION_DENIED, details: 'authorization failed' }));
     const failed = await run(['ps', '--address', fake.address, '--plaintext']);
     expect(failed).toMatchObject({ code: 1, out: [], err: ['Error: rpc error: code = PermissionDenied desc = authorization failed'] });
 

@@ -115,9 +115,7 @@ export function decodeConfigDump(response: DiscoveryResponse): DecodedConfig[] {
   return response.resources.map((resource) => {
     const typeName = messageName(resource.type_url);
     const known = envoyTypes().lookup(typeName);
-    const message = known instanceof protobuf.Type
-      ? decodeMessage<Record<string, unknown>>(resource, typeName, typeName)
-      : null;
+    const message = known instanceof protobuf.Type ? decodeMessage<Record<string, unknown>>(resource, typeName, typeName) : null;
     return { typeUrl: resource.type_url, typeName, message };
   });
 }

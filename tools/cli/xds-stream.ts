@@ -1,4 +1,11 @@
-import { Metadata, status as GrpcStatus, type Client, type ClientDuplexStream, type MethodDefinition, type StatusObject } from '@grpc/grpc-js';
+import {
+  Metadata,
+  status as GrpcStatus,
+  type Client,
+  type ClientDuplexStream,
+  type MethodDefinition,
+  type StatusObject,
+} from '@grpc/grpc-js';
 import { adsClientConstructor } from '../../src/common/proto.js';
 import type { DiscoveryRequest, DiscoveryResponse, XdsNode } from '../../src/common/xds-types.js';
 import { goTimeNonce } from './go-time.js';
@@ -41,7 +48,11 @@ export function openXdsStream(client: Client, options: OpenStreamOptions): XdsSt
   if (options.token) callMetadata.set('authorization', `Bearer ${options.token}`);
   // No deadline: istioctl bounds only its wait for the answer, never the call (adsc).
   const call: ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> = client.makeBidiStreamRequest(
-    method.path, method.requestSerialize, method.responseDeserialize, callMetadata, {},
+    method.path,
+    method.requestSerialize,
+    method.responseDeserialize,
+    callMetadata,
+    {},
   );
 
   const queue = new ResponseQueue<DiscoveryResponse>();

@@ -39,7 +39,10 @@ export async function startDemoMesh(): Promise<DemoMesh> {
   };
   const caFile = file('root-cert.pem', ca.certPem);
   // What istioctl obtains with a TokenRequest: ServiceAccount default in istio-system, audience istio-ca.
-  const tokenFile = file('istioctl-token', await tokens.mint({ namespace: 'istio-system', serviceAccount: 'default', expiresInSeconds: 24 * 3600 }));
+  const tokenFile = file(
+    'istioctl-token',
+    await tokens.mint({ namespace: 'istio-system', serviceAccount: 'default', expiresInSeconds: 24 * 3600 }),
+  );
   const jwksFile = file('jwks.json', JSON.stringify(tokens.jwks));
   const servingCertFile = file('proxy-cert.pem', proxyCert.certPem);
   const servingKeyFile = file('proxy-key.pem', proxyCert.keyPem);

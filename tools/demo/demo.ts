@@ -48,7 +48,9 @@ async function main(): Promise<number> {
       failures += (await runClient([...command, ...common], (line) => console.log(line))) === 0 ? 0 : 1;
     }
     if (values.serve) {
-      console.log(`\nServing on ${address} (TLS) until Ctrl-C. Try:\n  npm run client -- proxy-status --address ${address} --token-file ${mesh.tokenFile}`);
+      console.log(
+        `\nServing on ${address} (TLS) until Ctrl-C. Try:\n  npm run client -- proxy-status --address ${address} --token-file ${mesh.tokenFile}`,
+      );
       console.log(`  npm run client -- internal-debug syncz --address ${address} --token-file ${mesh.tokenFile}`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
@@ -72,7 +74,7 @@ function banner(mesh: DemoMesh, address: string): void {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    const message = err instanceof ConfigError ? err.message : (err as Error)?.stack ?? String(err);
+    const message = err instanceof ConfigError ? err.message : ((err as Error)?.stack ?? String(err));
     console.error(`demo failed: ${message}`);
     if (String((err as Error)?.message).includes('EADDRINUSE') || String(err).includes('No address added')) {
       console.error('Is port 9090 or 8080 in use? Set GRPC_PORT / HTTP_PORT to other ports.');

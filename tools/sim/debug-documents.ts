@@ -1,12 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  XDS_TYPE_URLS,
-  clustersOf,
-  podIpOf,
-  serviceNameOf,
-  watchedTypes,
-  type SimulatedProxy,
-} from './simulated-proxy.js';
+import { XDS_TYPE_URLS, clustersOf, podIpOf, serviceNameOf, watchedTypes, type SimulatedProxy } from './simulated-proxy.js';
 
 /**
  * The JSON documents behind istiod's `/debug/*` handlers (pilot/pkg/xds/debug.go), reduced to the
@@ -122,10 +115,7 @@ function serviceOf(proxy: SimulatedProxy): Record<string, unknown> {
 
 export function instancesByProxy({ connections }: MeshView): Record<string, unknown[]> {
   return Object.fromEntries(
-    connections.map(({ proxy }) => [
-      proxy.id,
-      [{ Service: serviceOf(proxy), Port: { ServicePort: SERVICE_PORT, TargetPort: 9080 } }],
-    ]),
+    connections.map(({ proxy }) => [proxy.id, [{ Service: serviceOf(proxy), Port: { ServicePort: SERVICE_PORT, TargetPort: 9080 } }]]),
   );
 }
 
@@ -169,7 +159,9 @@ export function endpointsJson(proxy: SimulatedProxy): Record<string, unknown>[] 
           locality: {},
           lbEndpoints: [
             {
-              endpoint: { address: { socketAddress: { address: serviceVipOf(clusterName), portValue: Number(clusterName.split('|')[1]) } } },
+              endpoint: {
+                address: { socketAddress: { address: serviceVipOf(clusterName), portValue: Number(clusterName.split('|')[1]) } },
+              },
               healthStatus: 'HEALTHY',
               loadBalancingWeight: 1,
             },

@@ -49,7 +49,11 @@ function syncz(context: GeneratorContext): ProtoAny[] {
     clientConfigAny(proxy, { ...options, padding: index === 0 ? padding(context.knobs.paddingBytes, 'x') : undefined }),
   );
   if (resources.length === 0 && context.knobs.paddingBytes > 0) {
-    const placeholder = { id: `sim-padding.${context.view.istiodNamespace}`, namespace: context.view.istiodNamespace, istioVersion: context.view.version };
+    const placeholder = {
+      id: `sim-padding.${context.view.istiodNamespace}`,
+      namespace: context.view.istiodNamespace,
+      istioVersion: context.view.version,
+    };
     resources.push(clientConfigAny(placeholder, { ...options, padding: padding(context.knobs.paddingBytes, 'x') }));
   }
   return resources;

@@ -24,12 +24,23 @@ interface AdsClient extends grpc.Client {
 function istioctlNode(namespace = 'istio-system', serviceAccount = 'default') {
   return {
     id: 'sidecar~10.1.2.3~test-1.default~default.svc.cluster.local',
-    metadata: stringStruct({ GENERATOR: 'event', SERVICE_ACCOUNT: serviceAccount, NAMESPACE: namespace, ISTIO_VERSION: '65536.65536.65536' }),
+    metadata: stringStruct({
+      GENERATOR: 'event',
+      SERVICE_ACCOUNT: serviceAccount,
+      NAMESPACE: namespace,
+      ISTIO_VERSION: '65536.65536.65536',
+    }),
   };
 }
 
 function request(typeUrl: string, resourceNames: string[] = [], node: DiscoveryRequest['node'] = istioctlNode()): DiscoveryRequest {
-  return { version_info: '', node, resource_names: resourceNames, type_url: typeUrl, response_nonce: '2026-08-22 15:00:18.1234 +0000 UTC m=+0.41' };
+  return {
+    version_info: '',
+    node,
+    resource_names: resourceNames,
+    type_url: typeUrl,
+    response_nonce: '2026-08-22 15:00:18.1234 +0000 UTC m=+0.41',
+  };
 }
 
 function nextResponse(stream: AdsStream, timeoutMs = ANSWER_TIMEOUT_MS): Promise<DiscoveryResponse> {
@@ -59,7 +70,7 @@ async function expectStatus(stream: AdsStream, code: grpc.status, details?: stri
 
 function decode(typeName: string, any: ProtoAny): Record<string, unknown> {
   const type = envoyTypes().lookupType(typeName);
-  return type.toObject(type.decode(any.value), TO_OBJECT_OPTIONS) as Record<string, unknown>;
+  return type.toObject(type.decode(any.value), TO_OBJECT_OPTIONS);
 }
 
 function until(predicate: () => boolean, timeoutMs = ANSWER_TIMEOUT_MS): Promise<void> {
@@ -400,7 +411,10 @@ describe('SimulatedIstiod', () => {
     it('PERMISSION_DENIED for debug paths a caller outside istio-system may not read', async () => {
       const token = await tokens.mint({ namespace: 'bookinfo', serviceAccount: 'reader' });
       const node = istioctlNode('bookinfo', 'reader');
-      const allowed = await ask(request('istio.io/debug', ['config_dump?proxyID=ratings-v1'], node), open({ authorization: `Bearer ${token}` }));
+      const allowed = await ask(
+        request('istio.io/debug', ['config_dump?proxyID=ratings-v1'], node),
+        open({ authorization: `Bearer ${token}` }),
+      );
       expect(allowed.resources).toHaveLength(1);
       const stream = open({ authorization: `Bearer ${token}` });
       stream.write(request('istio.io/debug', ['syncz'], node));
@@ -426,7 +440,12 @@ describe('mesh fixtures', () => {
     expect(mesh.map((istiod) => istiod.version)).toEqual(['1.27.3', '1.27.3', '1.26.1']);
     const pod = findPodOnThird(mesh);
     expect(mesh[2].proxies?.map((proxy) => proxy.id)).toContain(pod);
-    expect(mesh.slice(0, 2).flatMap((istiod) => istiod.proxies ?? []).map((proxy) => proxy.id)).not.toContain(pod);
+    expect(
+      mesh
+        .slice(0, 2)
+        .flatMap((istiod) => istiod.proxies ?? [])
+        .map((proxy) => proxy.id),
+    ).not.toContain(pod);
   });
 
   it('generates ClientConfigs of about 2 KB', async () => {

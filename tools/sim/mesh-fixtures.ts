@@ -41,7 +41,7 @@ export function buildDemoMesh({ now = new Date() }: { now?: Date } = {}): DemoIs
     status: 'ERROR',
     lastUpdated: minutesBefore(now, 1),
     errorDetails:
-      'Error adding/updating listener(s) 0.0.0.0_9080: Didn\'t find a registered implementation for \'envoy.filters.http.wasm_legacy\' with type URL: \'\'',
+      "Error adding/updating listener(s) 0.0.0.0_9080: Didn't find a registered implementation for 'envoy.filters.http.wasm_legacy' with type URL: ''",
   };
   const reviewsV2Types = syncedTypes(now, 4).map((type) => (type.typeUrl === XDS_TYPE_URLS.LDS ? nackedListener : type));
   const wasmFilter: SimulatedProxyType = { typeUrl: XDS_TYPE_URLS.ECDS, status: 'SYNCED', lastUpdated: minutesBefore(now, 9) };

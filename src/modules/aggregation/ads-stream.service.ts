@@ -60,7 +60,11 @@ export class AdsStreamService {
     const state = new StreamState();
     const trailers = new Metadata();
     endWithTrailers(call, trailers);
-    trackWrites(call, () => this.lifecycle.requestStarted(), () => this.lifecycle.requestFinished());
+    trackWrites(
+      call,
+      () => this.lifecycle.requestStarted(),
+      () => this.lifecycle.requestFinished(),
+    );
     const context: CallerContext = { metadata, deadline: callerDeadline(call), identity };
 
     return requests$.pipe(

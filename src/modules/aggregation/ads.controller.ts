@@ -15,12 +15,19 @@ export class AdsController {
 
   @GrpcStreamMethod(ADS, 'StreamAggregatedResources')
   @UseGuards(JwtGuard)
-  stream(requests$: Observable<DiscoveryRequest>, metadata: Metadata, call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): Observable<DiscoveryResponse> {
+  stream(
+    requests$: Observable<DiscoveryRequest>,
+    metadata: Metadata,
+    call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>,
+  ): Observable<DiscoveryResponse> {
     return this.streams.serve(requests$, metadata, call);
   }
 
   @GrpcStreamMethod(ADS, 'DeltaAggregatedResources')
   delta(): never {
-    throw rpcError(status.UNIMPLEMENTED, 'DeltaAggregatedResources is not supported: istioctl-proxy serves StreamAggregatedResources (state-of-the-world ADS)');
+    throw rpcError(
+      status.UNIMPLEMENTED,
+      'DeltaAggregatedResources is not supported: istioctl-proxy serves StreamAggregatedResources (state-of-the-world ADS)',
+    );
   }
 }

@@ -42,23 +42,43 @@ class ScriptedCaller extends UpstreamCaller {
 }
 
 function build(answers: Record<string, () => Observable<DiscoveryResponse>>, env: Record<string, string> = {}) {
-  const config: AppConfig = loadConfig({ PLAINTEXT: 'true', DISCOVERY: 'static', ISTIOD_ADDRESSES: 'x=1.2.3.4:1', UPSTREAM_INSECURE: 'true', ...env });
+  const config: AppConfig = loadConfig({
+    PLAINTEXT: 'true',
+    DISCOVERY: 'static',
+    ISTIOD_ADDRESSES: 'x=1.2.3.4:1',
+    UPSTREAM_INSECURE: 'true',
+    ...env,
+  });
   const names = Object.keys(answers);
   const discovery = new DiscoveryService(new FixedSource(of(names.map((n) => instance(n)))));
   const caller = new ScriptedCaller(answers);
   const registry = new StrategyRegistry({ getProviders: () => [] } as never, config);
   registry.register([new SynczStrategy()]);
-  const sut = new AggregationService(config, discovery, new FanoutService(caller), registry, new MetricsService(), new InstanceHealth(), new ResponseEnvelope(config));
+  const sut = new AggregationService(
+    config,
+    discovery,
+    new FanoutService(caller),
+    registry,
+    new MetricsService(),
+    new InstanceHealth(),
+    new ResponseEnvelope(config),
+  );
   return { sut, caller };
 }
 
-const ok = (id: string, version = '1.27.3') => () => of(response(SYNCZ, [clientConfigAny(`${id}.ns`, new Date())], identifier(id, version)));
+const ok =
+  (id: string, version = '1.27.3') =>
+  () =>
+    of(response(SYNCZ, [clientConfigAny(`${id}.ns`, new Date())], identifier(id, version)));
 const fail = (code: number, details: string) => () => throwError(() => ({ code, details }));
 const caller = { metadata: new Metadata() };
 const node = request(SYNCZ).node!;
 
 async function rejection(promise: Promise<unknown>): Promise<{ code: number; message: string; metadata?: Metadata }> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(RpcException);
   return (err as RpcException).getError() as { code: number; message: string; metadata?: Metadata };
 }
@@ -111,13 +131,18 @@ describe('AggregationService', () => {
     });
     const error = await rejection(firstValueFrom(sut.aggregate(request(SYNCZ), node, caller)));
     expect(error.code).toBe(status.PERMISSION_DENIED);
-    expect(error.message).toBe('all 2 istiod instances failed: istiod-a: authorization failed: no identities; istiod-b: connection refused');
+    expect(error.message).toBe(
+      'all 2 istiod instances failed: istiod-a: authorization failed: no identities; istiod-b: connection refused',
+    );
   });
 
   it('no instances: UNAVAILABLE naming the discovery scope', async () => {
     const { sut } = build({});
     const error = await rejection(firstValueFrom(sut.aggregate(request(SYNCZ), node, caller)));
-    expect(error).toMatchObject({ code: status.UNAVAILABLE, message: 'no istiod instances discovered in namespace istio-system (selector app=istiod)' });
+    expect(error).toMatchObject({
+      code: status.UNAVAILABLE,
+      message: 'no istiod instances discovered in namespace istio-system (selector app=istiod)',
+    });
   });
 
   it('uses the caller deadline minus the margin when it is sooner than FANOUT_TIMEOUT_MS', async () => {

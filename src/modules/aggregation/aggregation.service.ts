@@ -68,10 +68,14 @@ export class AggregationService {
     const key = coalescingKey([request.type_url, request.resource_names, request.version_info, node, callerKey(caller)]);
     let joined = false;
     return this.coalescer
-      .run(key, () => this.fanOutAndMerge(request, node, caller), () => {
-        joined = true;
-        this.metrics.coalesced.inc({ type_url: request.type_url });
-      })
+      .run(
+        key,
+        () => this.fanOutAndMerge(request, node, caller),
+        () => {
+          joined = true;
+          this.metrics.coalesced.inc({ type_url: request.type_url });
+        },
+      )
       .pipe(map((outcome) => (joined ? { ...outcome, coalesced: true, response: { ...outcome.response, nonce: randomUUID() } } : outcome)));
   }
 
@@ -111,7 +115,8 @@ export class AggregationService {
   private observe(results: FanoutResult[]): void {
     this.health.record(results);
     for (const result of results) {
-      if (isAnswer(result)) this.metrics.istiodDuration.observe({ instance: result.instance.name, outcome: 'answer' }, result.latencyMs / 1000);
+      if (isAnswer(result))
+        this.metrics.istiodDuration.observe({ instance: result.instance.name, outcome: 'answer' }, result.latencyMs / 1000);
       if (isError(result)) {
         this.metrics.istiodDuration.observe({ instance: result.instance.name, outcome: 'error' }, result.latencyMs / 1000);
         this.metrics.istiodErrors.inc({ instance: result.instance.name, reason: result.error.reason });
@@ -139,7 +144,11 @@ export class AggregationService {
     }
     if (this.config.partialResults === 'deny') {
       this.logger.warn(`${request.type_url}: refusing a partial answer (PARTIAL_RESULTS=deny): ${reasons}`);
-      throw rpcError(status.UNAVAILABLE, `${errors.length} of ${results.length} istiod instances failed (PARTIAL_RESULTS=deny): ${reasons}`, trailers);
+      throw rpcError(
+        status.UNAVAILABLE,
+        `${errors.length} of ${results.length} istiod instances failed (PARTIAL_RESULTS=deny): ${reasons}`,
+        trailers,
+      );
     }
     this.metrics.partialAnswers.inc({ type_url: request.type_url });
     this.logger.warn(`${request.type_url}: partial answer, missing ${errors.length} of ${results.length} istiod instances: ${reasons}`);

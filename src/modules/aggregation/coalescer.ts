@@ -15,7 +15,10 @@ export class Coalescer<T> {
   private readonly inFlight = new Map<string, Observable<T>>();
   private readonly cache = new Map<string, CachedValue<T>>();
 
-  constructor(private readonly cacheMs = 0, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly cacheMs = 0,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /** `work` runs at most once per key at a time; `onJoin` is told when a caller joined existing work. */
   run(key: string, work: () => Observable<T>, onJoin: () => void): Observable<T> {

@@ -66,7 +66,11 @@ describe('FanoutService', () => {
     expect(settled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
     const [hung, ok] = await done;
-    expect(isError(hung) && hung.error).toMatchObject({ code: status.DEADLINE_EXCEEDED, reason: 'timeout', message: 'no answer within 5000 ms' });
+    expect(isError(hung) && hung.error).toMatchObject({
+      code: status.DEADLINE_EXCEEDED,
+      reason: 'timeout',
+      message: 'no answer within 5000 ms',
+    });
     expect(isAnswer(ok)).toBe(true);
     expect(caller.cancelled).toEqual(['hung']);
   });
@@ -75,8 +79,14 @@ describe('FanoutService', () => {
     const caller = new ScriptedCaller({
       denied: () => throwError(() => ({ code: status.PERMISSION_DENIED, details: 'authorization failed: no identities' })),
     });
-    const [result] = await firstValueFrom(new FanoutService(caller).fanOut([instance('denied')], request(SYNCZ), new Metadata(), { timeoutMs: 1000 }));
-    expect(isError(result) && result.error).toEqual({ code: status.PERMISSION_DENIED, message: 'authorization failed: no identities', reason: 'permission_denied' });
+    const [result] = await firstValueFrom(
+      new FanoutService(caller).fanOut([instance('denied')], request(SYNCZ), new Metadata(), { timeoutMs: 1000 }),
+    );
+    expect(isError(result) && result.error).toEqual({
+      code: status.PERMISSION_DENIED,
+      message: 'authorization failed: no identities',
+      reason: 'permission_denied',
+    });
   });
 
   it('stops waiting for the others once an answer is conclusive, and cancels them', async () => {
@@ -95,6 +105,8 @@ describe('FanoutService', () => {
   });
 
   it('returns no results for no instances', async () => {
-    expect(await firstValueFrom(new FanoutService(new ScriptedCaller({})).fanOut([], request(SYNCZ), new Metadata(), { timeoutMs: 1 }))).toEqual([]);
+    expect(
+      await firstValueFrom(new FanoutService(new ScriptedCaller({})).fanOut([], request(SYNCZ), new Metadata(), { timeoutMs: 1 })),
+    ).toEqual([]);
   });
 });

@@ -1,6 +1,19 @@
 import { Metadata } from '@grpc/grpc-js';
 import { Injectable } from '@nestjs/common';
-import { Observable, ReplaySubject, catchError, defaultIfEmpty, filter, forkJoin, map, of, takeUntil, tap, throwError, timeout } from 'rxjs';
+import {
+  Observable,
+  ReplaySubject,
+  catchError,
+  defaultIfEmpty,
+  filter,
+  forkJoin,
+  map,
+  of,
+  takeUntil,
+  tap,
+  throwError,
+  timeout,
+} from 'rxjs';
 import { DiscoveryRequest } from '../../common/xds-types.js';
 import { IstiodInstance } from '../discovery/istiod-instance.js';
 import { FanoutResult, InstanceAnswer, isAnswer } from './fanout-result.js';

@@ -17,9 +17,15 @@ describe('StreamLimits', () => {
     const sut = new StreamLimits(3, 2);
     const a1 = sut.acquire('alice');
     sut.acquire('alice');
-    expect(code(() => sut.acquire('alice'))).toEqual({ code: status.RESOURCE_EXHAUSTED, message: expect.stringContaining('MAX_STREAMS_PER_CALLER=2') });
+    expect(code(() => sut.acquire('alice'))).toEqual({
+      code: status.RESOURCE_EXHAUSTED,
+      message: expect.stringContaining('MAX_STREAMS_PER_CALLER=2'),
+    });
     sut.acquire('bob');
-    expect(code(() => sut.acquire('carol'))).toEqual({ code: status.RESOURCE_EXHAUSTED, message: expect.stringContaining('MAX_CONCURRENT_STREAMS=3') });
+    expect(code(() => sut.acquire('carol'))).toEqual({
+      code: status.RESOURCE_EXHAUSTED,
+      message: expect.stringContaining('MAX_CONCURRENT_STREAMS=3'),
+    });
     a1();
     a1(); // releasing twice frees one slot only
     expect(sut.open).toBe(2);

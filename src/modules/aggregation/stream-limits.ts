@@ -14,7 +14,10 @@ export class StreamLimits {
   /** Takes a slot for the caller or throws RESOURCE_EXHAUSTED; returns the release function. */
   acquire(caller: string): () => void {
     if (this.total >= this.maxTotal) {
-      throw rpcError(status.RESOURCE_EXHAUSTED, `too many open streams on this proxy (MAX_CONCURRENT_STREAMS=${this.maxTotal}); retry later`);
+      throw rpcError(
+        status.RESOURCE_EXHAUSTED,
+        `too many open streams on this proxy (MAX_CONCURRENT_STREAMS=${this.maxTotal}); retry later`,
+      );
     }
     const mine = this.perCaller.get(caller) ?? 0;
     if (mine >= this.maxPerCaller) {

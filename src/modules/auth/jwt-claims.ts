@@ -28,7 +28,8 @@ export function rejectionFromJose(err: unknown, audiences: string[]): TokenRejec
   }
   if (err instanceof errors.JWSSignatureVerificationFailed) return new TokenRejected('token signature invalid');
   if (err instanceof errors.JWKSNoMatchingKey) return new TokenRejected('token signed by an unknown key');
-  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported) return new TokenRejected('token algorithm not accepted');
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported)
+    return new TokenRejected('token algorithm not accepted');
   if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return new TokenRejected('malformed token');
   return new TokenRejected(`token could not be verified: ${(err as Error)?.message ?? String(err)}`);
 }

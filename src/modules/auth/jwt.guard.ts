@@ -63,7 +63,10 @@ export class JwtGuard implements CanActivate {
   }
 
   private reject(code: status, message: string): RpcException {
-    this.metrics.tokenVerifications.inc({ mode: this.verifier.mode, result: code === status.PERMISSION_DENIED ? 'permission_denied' : 'unauthenticated' });
+    this.metrics.tokenVerifications.inc({
+      mode: this.verifier.mode,
+      result: code === status.PERMISSION_DENIED ? 'permission_denied' : 'unauthenticated',
+    });
     this.logger.warn(`rejected a call: ${message}`);
     return new RpcException({ code, message });
   }

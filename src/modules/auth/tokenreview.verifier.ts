@@ -66,7 +66,9 @@ export class TokenReviewVerifier extends TokenVerifier {
   private async review(token: string, exp: number | undefined): Promise<CallerIdentity> {
     let status;
     try {
-      const result = await this.api.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: this.options.audiences } } });
+      const result = await this.api.createTokenReview({
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: this.options.audiences } },
+      });
       status = result.status;
     } catch (err) {
       this.options.onReview?.('error');

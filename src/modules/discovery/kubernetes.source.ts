@@ -53,7 +53,6 @@ export class KubernetesInstanceSource extends InstanceSource {
   describe(): string {
     return `namespace ${this.options.namespace} (selector ${this.options.labelSelector})`;
   }
-
 }
 
 function podIpInstance(pod: V1Pod, port: number): IstiodInstance {

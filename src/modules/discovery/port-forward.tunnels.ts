@@ -97,7 +97,8 @@ export class PortForwardTunnels {
    */
   private bind(socket: Socket, session: ForwardSession): void {
     session.once('close', () => socket.end());
-    if (socket.destroyed) session.close(); // closed while the WebSocket was opening
+    if (socket.destroyed)
+      session.close(); // closed while the WebSocket was opening
     else socket.once('close', () => session.close());
   }
 

@@ -37,7 +37,10 @@ export class HealthController {
     const session = this.indicators.check(key);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<CheckResult>((resolve) => {
-      timer = setTimeout(() => resolve({ up: false, details: { reason: `check timed out after ${INDICATOR_TIMEOUT_MS} ms` } }), INDICATOR_TIMEOUT_MS + 500);
+      timer = setTimeout(
+        () => resolve({ up: false, details: { reason: `check timed out after ${INDICATOR_TIMEOUT_MS} ms` } }),
+        INDICATOR_TIMEOUT_MS + 500,
+      );
     });
     const result = await Promise.race([check().catch((err: Error) => ({ up: false, details: { reason: err.message } })), timedOut]);
     clearTimeout(timer);

@@ -32,7 +32,8 @@ export class ReadinessService {
 
   discoveryState(): CheckResult {
     const ready = this.discovery.snapshot().length;
-    if (!this.discovery.synced) return { up: false, details: { reason: `discovery has not synced yet (${this.discovery.describeScope()})` } };
+    if (!this.discovery.synced)
+      return { up: false, details: { reason: `discovery has not synced yet (${this.discovery.describeScope()})` } };
     if (ready === 0) return { up: false, details: { reason: `no ready istiod instance in ${this.discovery.describeScope()}`, ready } };
     return { up: true, details: { ready } };
   }

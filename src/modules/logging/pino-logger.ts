@@ -10,7 +10,12 @@ export class PinoLogger implements LoggerService {
 
   constructor(level: string, destination?: DestinationStream) {
     this.pino = pino(
-      { level, base: { service: 'istioctl-proxy' }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label) => ({ level: label }) } },
+      {
+        level,
+        base: { service: 'istioctl-proxy' },
+        timestamp: pino.stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+      },
       // Synchronous writes: a line per request is cheap, and nothing is lost when the process exits.
       destination ?? pino.destination({ sync: true }),
     );

@@ -91,7 +91,9 @@ describe('createServingCredentials with TLS_CERT_FILE/TLS_KEY_FILE', () => {
 
     await volume.publish({ 'tls.crt': pairB.certPem, 'tls.key': pairC.keyPem });
     await vi.waitFor(() => expect(logger.warn).toHaveBeenCalledTimes(1), WAIT);
-    expect(logger.warn.mock.calls[0][0]).toMatch(/still serving CN=ads-a .*TLS_CERT_FILE\/TLS_KEY_FILE do not form a valid certificate and key pair: the private key does not match/);
+    expect(logger.warn.mock.calls[0][0]).toMatch(
+      /still serving CN=ads-a .*TLS_CERT_FILE\/TLS_KEY_FILE do not form a valid certificate and key pair: the private key does not match/,
+    );
     expect((await peerCertificate(port, { ca: ca.certPem })).subject.CN).toBe('ads-a');
 
     // A half-written secret: createSecureContext alone would accept the empty key and serve nothing.
@@ -111,7 +113,10 @@ describe('createServingCredentials with TLS_CERT_FILE/TLS_KEY_FILE', () => {
 
     await volume.publish({});
 
-    await vi.waitFor(() => expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/TLS_CERT_FILE=.* cannot be read: ENOENT/)), WAIT);
+    await vi.waitFor(
+      () => expect(logger.warn).toHaveBeenCalledWith(expect.stringMatching(/TLS_CERT_FILE=.* cannot be read: ENOENT/)),
+      WAIT,
+    );
     expect((await peerCertificate(port, { ca: ca.certPem })).subject.CN).toBe('ads-a');
   });
 });
@@ -126,7 +131,12 @@ describe('createServingCredentials startup failures', () => {
     return (name) => volume.path(name);
   }
 
-  const cases: Array<{ name: string; variable: string; message: RegExp | string; options: (path: (name: string) => string) => ServingCredentialsOptions }> = [
+  const cases: Array<{
+    name: string;
+    variable: string;
+    message: RegExp | string;
+    options: (path: (name: string) => string) => ServingCredentialsOptions;
+  }> = [
     {
       name: 'a certificate without a key',
       variable: 'TLS_KEY_FILE',
@@ -196,7 +206,13 @@ describe('createServingCredentials startup failures', () => {
   ];
 
   it.each(cases)('rejects $name, naming $variable', async ({ variable, message, options }) => {
-    const path = await filesOf({ 'tls.crt': pairA.certPem, 'tls.key': pairA.keyPem, 'other.key': pairB.keyPem, 'ca.crt': ca.certPem, junk: 'not a PEM file\n' });
+    const path = await filesOf({
+      'tls.crt': pairA.certPem,
+      'tls.key': pairA.keyPem,
+      'other.key': pairB.keyPem,
+      'ca.crt': ca.certPem,
+      junk: 'not a PEM file\n',
+    });
     const logger = testLogger();
 
     const failure = await createServingCredentials(options(path), logger).then(

@@ -72,7 +72,9 @@ export async function createServingCredentials(
     );
   }
   if (initial.clientCa) {
-    logger.log(`requiring client certificates issued by TLS_CLIENT_CA_FILE=${options.clientCaFile} (${initial.clientCa.count} CA certificate(s))`);
+    logger.log(
+      `requiring client certificates issued by TLS_CLIENT_CA_FILE=${options.clientCaFile} (${initial.clientCa.count} CA certificate(s))`,
+    );
   }
   return { credentials: reloader.credentials, mode, close: () => reloader.close() };
 }

@@ -75,7 +75,9 @@ export class TlsReloader {
     this.current = next;
     this.credentials.replace(options);
     if (next.identity.leaf.fingerprint256 !== previous.identity.leaf.fingerprint256) {
-      this.options.logger.log(`serving ${describeCertificate(next.identity.leaf)} to new connections; open ones keep the previous certificate`);
+      this.options.logger.log(
+        `serving ${describeCertificate(next.identity.leaf)} to new connections; open ones keep the previous certificate`,
+      );
     }
     if (next.clientCa && next.clientCa.pem !== previous.clientCa?.pem) {
       this.options.logger.log(`reloaded TLS_CLIENT_CA_FILE: ${next.clientCa.count} CA certificate(s)`);

@@ -1,6 +1,16 @@
 import { CONFIG_DUMP_TYPE_URL } from '../../sim/debug-generators.js';
 import { generateProxies } from '../../sim/mesh-fixtures.js';
-import { CLIENT_PARALLEL_DESCRIPTION, addressOf, atMost, noErrors, replicas, reportVariants, variant, withEnvironment, type Scenario } from '../scenario.js';
+import {
+  CLIENT_PARALLEL_DESCRIPTION,
+  addressOf,
+  atMost,
+  noErrors,
+  replicas,
+  reportVariants,
+  variant,
+  withEnvironment,
+  type Scenario,
+} from '../scenario.js';
 import { ratio, round } from '../stats.js';
 
 /**
@@ -56,7 +66,10 @@ export const configDumpLookupScenario: Scenario = {
           proxyCpuMsPerRequest: round((environment.proxy.cpuMs() - cpuBefore) / proxyRequests),
           proxyPeakRssBytes: environment.proxy.memory().peakRssBytes,
         },
-        goals: [atMost('lookup-overhead', 'p50(proxy) / p50(direct to the holder)', proxy.p50Ratio ?? Number.NaN, 1.15), noErrors(variants)],
+        goals: [
+          atMost('lookup-overhead', 'p50(proxy) / p50(direct to the holder)', proxy.p50Ratio ?? Number.NaN, 1.15),
+          noErrors(variants),
+        ],
         notes: result.truncated ? ['stopped early: the time budget ran out'] : [],
       };
     });

@@ -1,5 +1,16 @@
 import { SYNCZ_TYPE_URL } from '../../sim/debug-generators.js';
-import { CLIENT_PARALLEL_DESCRIPTION, addressOf, atMost, noErrors, replicas, reportVariants, variant, within, withEnvironment, type Scenario } from '../scenario.js';
+import {
+  CLIENT_PARALLEL_DESCRIPTION,
+  addressOf,
+  atMost,
+  noErrors,
+  replicas,
+  reportVariants,
+  variant,
+  within,
+  withEnvironment,
+  type Scenario,
+} from '../scenario.js';
 import { ratio, round } from '../stats.js';
 
 /** Tolerance of the "sequential ≈ N×" expectation: a sequential fan-out pays each replica's delay in turn. */

@@ -23,7 +23,10 @@ describe('ConfigDumpStrategy', () => {
   });
 
   it('answers empty (OK) when no istiod holds the pod, so istioctl prints its own not-found', () => {
-    const merged = sut.merge(req, [answer('istiod-a', response(CONFIG_DUMP, [], undefined, 'a/1')), answer('istiod-b', response(CONFIG_DUMP, []))]);
+    const merged = sut.merge(req, [
+      answer('istiod-a', response(CONFIG_DUMP, [], undefined, 'a/1')),
+      answer('istiod-b', response(CONFIG_DUMP, [])),
+    ]);
     expect(merged.resources).toEqual([]);
     expect(merged.version_info).toBe('a/1');
   });

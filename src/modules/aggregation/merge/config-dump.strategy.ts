@@ -17,9 +17,7 @@ export class ConfigDumpStrategy implements MergeStrategy {
   }
 
   merge(request: DiscoveryRequest, answers: InstanceAnswer[]): DiscoveryResponse {
-    const found = answers
-      .filter((answer) => answer.response.resources.length > 0)
-      .sort((a, b) => a.arrival - b.arrival)[0];
+    const found = answers.filter((answer) => answer.response.resources.length > 0).sort((a, b) => a.arrival - b.arrival)[0];
     const chosen = found ?? answers[0];
     const response = emptyResponse(request, chosen?.response.version_info ?? '');
     response.resources = found ? found.response.resources : [];

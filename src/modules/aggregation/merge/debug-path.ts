@@ -4,8 +4,21 @@ export type DebugPathClass = 'union' | 'proxy-scoped' | 'mesh-wide' | 'replica-l
 const UNION_PATHS = new Set(['syncz', 'adsz', 'connections', 'instancesz']);
 const PROXY_SCOPED_PATHS = new Set(['config_dump', 'edsz', 'ndsz', 'ecdsz', 'sidecarz', 'telemetryz', 'adsz', 'force_disconnect']);
 const MESH_WIDE_PATHS = new Set([
-  'list', 'configz', 'registryz', 'resourcesz', 'mesh', 'inject', 'clusterz', 'networkz', 'mcsz',
-  'endpointShardz', 'endpointz', 'ambientz', 'authorizationz', 'pushcontext', 'telemetryz',
+  'list',
+  'configz',
+  'registryz',
+  'resourcesz',
+  'mesh',
+  'inject',
+  'clusterz',
+  'networkz',
+  'mcsz',
+  'endpointShardz',
+  'endpointz',
+  'ambientz',
+  'authorizationz',
+  'pushcontext',
+  'telemetryz',
 ]);
 const REPLICA_LOCAL_PATHS = new Set(['push_status', 'cachez', 'krtz']);
 

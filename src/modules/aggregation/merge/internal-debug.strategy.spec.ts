@@ -28,7 +28,10 @@ describe('InternalDebugStrategy', () => {
   });
 
   it('unions syncz arrays, de-duplicated on proxy', () => {
-    const body = run('syncz', [JSON.stringify([{ proxy: 'a.ns' }, { proxy: 'b.ns' }]), JSON.stringify([{ proxy: 'b.ns' }, { proxy: 'c.ns' }])]);
+    const body = run('syncz', [
+      JSON.stringify([{ proxy: 'a.ns' }, { proxy: 'b.ns' }]),
+      JSON.stringify([{ proxy: 'b.ns' }, { proxy: 'c.ns' }]),
+    ]);
     expect(JSON.parse(body).map((e: { proxy: string }) => e.proxy)).toEqual(['a.ns', 'b.ns', 'c.ns']);
   });
 

@@ -43,7 +43,9 @@ export class InternalDebugStrategy implements MergeStrategy {
         return bodies.find((body) => !body.startsWith(NOT_CONNECTED_PREFIX)) ?? bodies[0];
       case 'action':
         return answers
-          .map((answer) => `${answer.instance.name}: ${answer.response.resources.map((r) => Buffer.from(r.value).toString('utf8')).join('')}`)
+          .map(
+            (answer) => `${answer.instance.name}: ${answer.response.resources.map((r) => Buffer.from(r.value).toString('utf8')).join('')}`,
+          )
           .join('\n');
       case 'replica-local':
         context.log(`internal-debug ${debugPath.path}: replica-local data, answered from ${answers[0].instance.name} only`);

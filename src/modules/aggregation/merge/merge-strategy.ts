@@ -23,11 +23,7 @@ export interface MergeStrategy {
   /** Shown in logs and errors. */
   readonly name: string;
   readonly typeUrl: TypeUrlMatcher;
-  merge(
-    request: DiscoveryRequest,
-    answers: InstanceAnswer[],
-    context: MergeContext,
-  ): DiscoveryResponse | Promise<DiscoveryResponse>;
+  merge(request: DiscoveryRequest, answers: InstanceAnswer[], context: MergeContext): DiscoveryResponse | Promise<DiscoveryResponse>;
   /**
    * Optional early exit: once an answer is conclusive (e.g. a config_dump that found the pod),
    * the fan-out stops waiting for, and cancels, the other instances.

@@ -19,7 +19,10 @@ describe('loadMergePlugins', () => {
       [answer('istiod-a', response(typeUrl, [debugAny('1'), debugAny('2')])), answer('istiod-b', response(typeUrl, [debugAny('3')]))],
       { log: () => undefined },
     );
-    expect(JSON.parse(Buffer.from(merged.resources[0].value).toString())).toEqual({ total: 3, perInstance: { 'istiod-a': 2, 'istiod-b': 1 } });
+    expect(JSON.parse(Buffer.from(merged.resources[0].value).toString())).toEqual({
+      total: 3,
+      perInstance: { 'istiod-a': 2, 'istiod-b': 1 },
+    });
   });
 
   it('accepts plain objects and arrays of strategies as named exports', async () => {
@@ -41,6 +44,8 @@ describe('loadMergePlugins', () => {
   it('fails startup naming a module that exports no strategy', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'plugin-'));
     writeFileSync(join(dir, 'bad.mjs'), 'export default { name: "bad" };\n');
-    await expect(loadMergePlugins([join(dir, 'bad.mjs')])).rejects.toThrow(/MERGE_PLUGINS plugin ".*bad\.mjs" must export merge strategies/);
+    await expect(loadMergePlugins([join(dir, 'bad.mjs')])).rejects.toThrow(
+      /MERGE_PLUGINS plugin ".*bad\.mjs" must export merge strategies/,
+    );
   });
 });

@@ -37,7 +37,9 @@ export class StrategyRegistry implements OnModuleInit {
   resolve(typeUrl: string): MergeStrategy {
     return (
       this.strategies.find((s) => typeof s.typeUrl === 'string' && s.typeUrl === typeUrl) ??
-      this.strategies.find((s) => (s.typeUrl instanceof RegExp ? s.typeUrl.test(typeUrl) : typeof s.typeUrl === 'function' && s.typeUrl(typeUrl))) ??
+      this.strategies.find((s) =>
+        s.typeUrl instanceof RegExp ? s.typeUrl.test(typeUrl) : typeof s.typeUrl === 'function' && s.typeUrl(typeUrl),
+      ) ??
       this.fallback
     );
   }

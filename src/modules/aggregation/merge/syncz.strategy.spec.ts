@@ -32,7 +32,11 @@ describe('SynczStrategy', () => {
   it('keeps the first replica copy on a tie or when no timestamps are set (istiod <= 1.22)', () => {
     const first = clientConfigAny('ratings-1.bookinfo');
     const second = clientConfigAny('ratings-1.bookinfo');
-    const merged = sut.merge(request(SYNCZ), [answer('istiod-a', response(SYNCZ, [first])), answer('istiod-b', response(SYNCZ, [second]))], noLog);
+    const merged = sut.merge(
+      request(SYNCZ),
+      [answer('istiod-a', response(SYNCZ, [first])), answer('istiod-b', response(SYNCZ, [second]))],
+      noLog,
+    );
     expect(merged.resources).toHaveLength(1);
     expect(merged.resources[0]).toBe(first);
   });

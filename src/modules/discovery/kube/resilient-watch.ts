@@ -72,7 +72,9 @@ export class ResilientWatch<T extends KubernetesObject> {
   private onError(err: unknown): void {
     if (this.stopped || this.restartTimer) return;
     const delay = this.backoff.next();
-    this.logger.warn(`${this.options.description}: watch failed (${describeKubeError(err)}); retrying in ${delay} ms, serving the last known state`);
+    this.logger.warn(
+      `${this.options.description}: watch failed (${describeKubeError(err)}); retrying in ${delay} ms, serving the last known state`,
+    );
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (this.stopped) return;
