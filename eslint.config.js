@@ -6,7 +6,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-tools/', 'coverage/', '.tmp/', 'node_modules/', 'proto/', 'tools/bench/results/', 'examples/'] },
+  { ignores: ['dist/', 'dist-tools/', 'coverage/', '.tmp/', 'node_modules/', 'proto/', 'tools/bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -7,6 +7,7 @@
 // stay self-contained, it therefore counts whatever resources each istiod returned for the request.
 //
 // A plugin module exports one or more strategies: objects or classes with
+// (unlike built-ins, which name their type URL in @MergeStrategy, a plugin carries it as `typeUrl`)
 //   name:     string shown in logs
 //   typeUrl:  string | RegExp | (typeUrl) => boolean     which requests it merges
 //   merge(request, answers, context) -> DiscoveryResponse (or a Promise of one)

@@ -1,12 +1,20 @@
 #!/usr/bin/env node
-// `npm test`: type-check (sources and tests) + build (the e2e tests run the built dist/main.js too), then every vitest
+// `npm test`: type-check (sources, tools and tests), lint, format check, build (the e2e tests run the built dist/main.js too), then every vitest
 // suite, then the plain "N passed, N failed" line CI reads.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: process.env }).status ?? 1;
 
-if (run('npx', ['tsc', '-p', 'tsconfig.json']) !== 0 || run('npm', ['run', 'build:tools', '--silent']) !== 0) {
+// Static checks first: a type error, a lint finding (zero warnings) or unformatted code fails the run
+// before any socket is opened.
+const steps = [
+  ['npx', ['tsc', '-p', 'tsconfig.json']],
+  ['npx', ['eslint', '.', '--max-warnings', '0']],
+  ['npx', ['prettier', '--check', '--log-level', 'warn', '.']],
+  ['npm', ['run', 'build:tools', '--silent']],
+];
+if (steps.some(([cmd, args]) => run(cmd, args) !== 0)) {
   console.log('0 passed, 1 failed');
   process.exit(1);
 }

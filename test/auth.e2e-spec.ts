@@ -85,8 +85,8 @@ describe.each(['tokenreview', 'jwks'] as const)('AUTH_MODE=%s', (mode) => {
   });
 
   it.each([
-    ['missing token', async () => undefined, /missing bearer token .* drop those flags/],
-    ['garbage token', async () => 'not-a-jwt', /authentication failed: malformed/],
+    ['missing token', () => undefined, /missing bearer token .* drop those flags/],
+    ['garbage token', () => 'not-a-jwt', /authentication failed: malformed/],
     [
       'token signed by another key',
       async () => (await createTokenIssuer()).mint({ namespace: 'istio-system', serviceAccount: 'default' }),
@@ -119,7 +119,7 @@ describe.each(['tokenreview', 'jwks'] as const)('AUTH_MODE=%s', (mode) => {
         ? /authentication failed: token (signed by an unknown key|issuer not accepted)/
         : /authentication failed: token rejected by the Kubernetes API/,
     ],
-    ['non-Bearer authorization', async () => 'Basic dXNlcjpwYXNz', /malformed "authorization" metadata: expected "Bearer <token>"/, true],
+    ['non-Bearer authorization', () => 'Basic dXNlcjpwYXNz', /malformed "authorization" metadata: expected "Bearer <token>"/, true],
   ])('rejects a %s with UNAUTHENTICATED before any istiod is asked', async (_name, makeToken, message, rawHeader?: boolean) => {
     const token = await makeToken(tokens);
     const before = totalStreams(mesh);

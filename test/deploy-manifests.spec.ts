@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,17 @@ import { parseAllDocuments } from 'yaml';
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const deployDir = join(repoRoot, 'deploy');
 const PORT_FORWARD_COMPONENT = 'components/port-forward';
+const CERT_MANAGER_COMPONENT = 'components/cert-manager';
+const ISTIO_GATEWAY_COMPONENT = 'components/istio-gateway';
+const LOAD_BALANCER_COMPONENT = 'components/load-balancer';
+const REMOTE_SECRETS_COMPONENT = 'components/remote-secrets';
+const ALL_COMPONENTS = [
+  CERT_MANAGER_COMPONENT,
+  ISTIO_GATEWAY_COMPONENT,
+  LOAD_BALANCER_COMPONENT,
+  PORT_FORWARD_COMPONENT,
+  REMOTE_SECRETS_COMPONENT,
+];
 const TLS_SECRET = 'istioctl-proxy-tls';
 const CA_CONFIGMAP = 'istio-ca-root-cert';
 
@@ -97,6 +108,28 @@ interface RoleBinding extends Manifest {
   roleRef: { kind: string; name: string };
   subjects: Array<{ kind: string; name: string; namespace?: string }>;
 }
+interface Gateway extends Manifest {
+  spec: {
+    selector?: Record<string, string>;
+    servers: Array<{
+      port: { number: number; name?: string; protocol: string };
+      hosts: string[];
+      tls?: { mode?: string; credentialName?: string };
+    }>;
+  };
+}
+interface VirtualService extends Manifest {
+  spec: {
+    hosts: string[];
+    gateways?: string[];
+    http?: unknown[];
+    tcp?: unknown[];
+    tls?: Array<{
+      match: Array<{ port?: number; sniHosts: string[] }>;
+      route: Array<{ destination: { host: string; port?: { number: number } }; weight?: number }>;
+    }>;
+  };
+}
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {
@@ -163,8 +196,7 @@ const routeDeclared = (source: string, path: string) => new RegExp(`@Get\\(\\s*[
 describe('deploy/ manifests', () => {
   it('finds the kustomize base and its components', () => {
     expect(yamlFiles).toContain('kustomization.yaml');
-    expect(yamlFiles).toContain(`${PORT_FORWARD_COMPONENT}/kustomization.yaml`);
-    expect(yamlFiles).toContain('components/cert-manager/kustomization.yaml');
+    for (const component of ALL_COMPONENTS) expect(yamlFiles).toContain(`${component}/kustomization.yaml`);
   });
 
   it('parses every YAML document without errors, each with apiVersion, kind and metadata.name', () => {
@@ -191,11 +223,17 @@ describe('deploy/ manifests', () => {
     expect(baseKustomization.components ?? []).toEqual([]);
   });
 
+  it('lists every component, commented out, in the base kustomization', () => {
+    const text = readFileSync(join(deployDir, 'kustomization.yaml'), 'utf8');
+    const commented = [...text.matchAll(/^#\s+- (components\/[\w-]+)/gm)].map((match) => match[1]);
+    expect(commented.sort()).toEqual([...ALL_COMPONENTS].sort());
+  });
+
   it('components are kustomize Components whose listed files all exist and are all listed', () => {
     const componentDirs = [
       ...new Set(yamlFiles.filter((file) => file.startsWith('components/')).map((file) => file.split('/').slice(0, 2).join('/'))),
     ];
-    expect(componentDirs.sort()).toEqual(['components/cert-manager', PORT_FORWARD_COMPONENT]);
+    expect(componentDirs.sort()).toEqual([...ALL_COMPONENTS].sort());
     for (const dir of componentDirs) {
       const kustomization = docs.find((doc) => doc.file === `${dir}/kustomization.yaml`)?.manifest as Kustomization;
       expect(kustomization.kind, dir).toBe('Component');
@@ -267,8 +305,8 @@ describe('Deployment', () => {
 
   it('sets resource requests and limits', () => {
     const { resources } = container(deployment());
-    expect(resources?.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
-    expect(resources?.limits).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(resources?.requests).toMatchObject({ cpu: expect.any(String) as unknown, memory: expect.any(String) as unknown });
+    expect(resources?.limits).toMatchObject({ cpu: expect.any(String) as unknown, memory: expect.any(String) as unknown });
   });
 
   it('uses the placeholder image and exposes grpc 9090 and http 8080', () => {
@@ -317,15 +355,32 @@ describe('Deployment', () => {
     expect(env(c, 'PLAINTEXT')).toBeUndefined();
   });
 
-  it('sets only environment variables the app reads (src/config)', () => {
+  it('sets only environment variables the app reads (src/config), in the base and in every component patch', () => {
     const configDir = join(repoRoot, 'src/config');
     const configSource = readdirSync(configDir)
       .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'))
       .map((file) => readFileSync(join(configDir, file), 'utf8'))
       .join('\n');
-    const patch = docs.find((doc) => doc.file === `${PORT_FORWARD_COMPONENT}/upstream-mode.patch.yaml`)?.manifest as Deployment;
-    const names = [...(container(deployment()).env ?? []), ...(patch.spec.template.spec.containers[0].env ?? [])].map((v) => v.name);
+    const patches = docs
+      .filter((doc) => !isBaseFile(doc.file) && doc.manifest.kind === 'Deployment')
+      .map((doc) => doc.manifest as Deployment);
+    expect(patches.length).toBeGreaterThanOrEqual(2); // port-forward, remote-secrets
+    const names = [deployment(), ...patches].flatMap((d) => d.spec.template.spec.containers.flatMap((c) => c.env ?? [])).map((v) => v.name);
+    // AUTH_CLUSTERS_FROM_REMOTE_SECRETS (components/remote-secrets) is being added to src/config; until
+    // it is read there this fails on purpose: the component would grant Secret access for nothing.
     for (const name of names) expect(configSource, `${name} is read in src/config`).toContain(`'${name}'`);
+  });
+
+  it('component patches target the base Deployment and its container by name', () => {
+    const base = deployment();
+    for (const doc of docs.filter((d) => !isBaseFile(d.file) && d.manifest.kind === 'Deployment')) {
+      const patch = doc.manifest as Deployment;
+      expect(patch.metadata?.name, doc.file).toBe(base.metadata?.name);
+      expect(
+        patch.spec.template.spec.containers.map((c) => c.name),
+        doc.file,
+      ).toEqual([container(base).name]);
+    }
   });
 
   it('gives the shutdown drain time to finish before SIGKILL', () => {
@@ -394,14 +449,14 @@ describe('RBAC', () => {
     ]);
   });
 
-  it('no Role anywhere uses wildcards, touches Secrets or writes, except pods/portforward create in the port-forward component', () => {
+  it('no Role anywhere uses wildcards, touches Secrets (but in remote-secrets) or writes, except pods/portforward create in the port-forward component', () => {
     for (const doc of roles()) {
       expect(doc.manifest.kind, doc.file).toBe('Role');
       for (const rule of rulesOf(doc)) {
         const where = `${doc.file}: ${JSON.stringify(rule)}`;
         for (const field of [rule.apiGroups, rule.resources, rule.resourceNames, rule.verbs]) expect(field ?? [], where).not.toContain('*');
         expect(rule.nonResourceURLs, where).toBeUndefined();
-        expect(rule.resources ?? [], where).not.toContain('secrets');
+        if (!doc.file.startsWith(`${REMOTE_SECRETS_COMPONENT}/`)) expect(rule.resources ?? [], where).not.toContain('secrets');
         const writes = (rule.verbs ?? []).filter((verb) => !['get', 'list', 'watch'].includes(verb));
         if (writes.length > 0) {
           expect(doc.file.startsWith(`${PORT_FORWARD_COMPONENT}/`), where).toBe(true);
@@ -420,6 +475,107 @@ describe('RBAC', () => {
     expect(binding.subjects[0]).toMatchObject({ kind: 'ServiceAccount', name: 'istioctl-proxy' });
     const patch = only<Deployment>('Deployment', componentDocs);
     expect(patch.spec.template.spec.containers[0].env).toContainEqual({ name: 'UPSTREAM_MODE', value: 'port-forward' });
+  });
+
+  it('secrets appear only in the remote-secrets component: exactly list/watch, namespaced, bound to the proxy, with AUTH_CLUSTERS_FROM_REMOTE_SECRETS=true', () => {
+    const grantsSecrets = docs.filter(
+      (doc) =>
+        (doc.manifest.kind === 'Role' || doc.manifest.kind === 'ClusterRole') &&
+        rulesOf(doc).some((rule) => rule.resources?.includes('secrets')),
+    );
+    expect(grantsSecrets.map((doc) => doc.file)).toEqual([`${REMOTE_SECRETS_COMPONENT}/remote-secrets-role.yaml`]);
+    const componentDocs = docs.filter((doc) => doc.file.startsWith(`${REMOTE_SECRETS_COMPONENT}/`));
+    const role = only<Role>('Role', componentDocs);
+    expect(role.metadata?.namespace).toBeUndefined(); // the kustomization's namespace: istiod's
+    expect(
+      (role.rules ?? []).map((rule) => ({ ...rule, verbs: [...(rule.verbs ?? [])].sort() })),
+      'no get (no lookup by name), no resourceNames, nothing else',
+    ).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }]);
+    expect(componentDocs.some((doc) => doc.manifest.kind === 'ClusterRole' || doc.manifest.kind === 'ClusterRoleBinding')).toBe(false);
+    const binding = only<RoleBinding>('RoleBinding', componentDocs);
+    expect(binding.metadata?.namespace).toBeUndefined();
+    expect(binding.roleRef).toMatchObject({ kind: 'Role', name: role.metadata?.name });
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: only<Deployment>('Deployment').spec.template.spec.serviceAccountName },
+    ]);
+    const patch = only<Deployment>('Deployment', componentDocs);
+    expect(patch.spec.template.spec.containers[0].env).toEqual([{ name: 'AUTH_CLUSTERS_FROM_REMOTE_SECRETS', value: 'true' }]);
+    // The base never reads Secrets, and never sets the variable.
+    expect(env(container(only<Deployment>('Deployment')), 'AUTH_CLUSTERS_FROM_REMOTE_SECRETS')).toBeUndefined();
+  });
+});
+
+describe('exposure components', () => {
+  const componentDocs = (component: string) => docs.filter((doc) => doc.file.startsWith(`${component}/`));
+  const proxyService = () => only<Service>('Service');
+  const namespace = () => baseKustomization.namespace;
+
+  it('istio-gateway: a networking.istio.io/v1 Gateway with one TLS PASSTHROUGH server (443 or 9090) for a host name', () => {
+    const gateway = only<Gateway>('Gateway', componentDocs(ISTIO_GATEWAY_COMPONENT));
+    expect(gateway.apiVersion).toBe('networking.istio.io/v1');
+    expect(gateway.spec.servers).toHaveLength(1);
+    const [server] = gateway.spec.servers;
+    expect(server.port.protocol).toBe('TLS');
+    expect([443, 9090]).toContain(server.port.number);
+    expect(server.tls).toEqual({ mode: 'PASSTHROUGH' }); // no credentialName: the gateway never holds a key
+    expect(server.hosts.length).toBeGreaterThan(0);
+    for (const host of server.hosts)
+      expect(host, 'a DNS name: SNI routing needs one, an IP sends no SNI').toMatch(/^[a-z0-9-]+(\.[a-z0-9-]+)+$/);
+    // Selects ingress gateway pods, never the proxy's own labels.
+    expect(Object.keys(gateway.spec.selector ?? {}).length).toBeGreaterThan(0);
+    expect(gateway.spec.selector).not.toHaveProperty('app.kubernetes.io/name');
+  });
+
+  it('istio-gateway: the VirtualService routes only at L4 (tls, by sniHosts = the Gateway hosts) to the proxy Service port 9090', () => {
+    const gateway = only<Gateway>('Gateway', componentDocs(ISTIO_GATEWAY_COMPONENT));
+    const virtualService = only<VirtualService>('VirtualService', componentDocs(ISTIO_GATEWAY_COMPONENT));
+    const [server] = gateway.spec.servers;
+    expect(virtualService.apiVersion).toBe('networking.istio.io/v1');
+    expect(virtualService.spec.gateways).toEqual([gateway.metadata?.name]);
+    expect(virtualService.spec.hosts).toEqual(server.hosts);
+    expect(virtualService.spec.http, 'an HTTP route would multiplex istioctl sessions').toBeUndefined();
+    expect(virtualService.spec.tcp).toBeUndefined();
+    expect(virtualService.spec.tls).toHaveLength(1);
+    const [route] = virtualService.spec.tls ?? [];
+    expect(route.match).toEqual([{ port: server.port.number, sniHosts: server.hosts }]);
+    expect(route.route).toHaveLength(1);
+    const { destination } = route.route[0];
+    expect(destination.host).toBe(`${proxyService().metadata?.name}.${namespace()}.svc.cluster.local`);
+    expect(destination.port?.number).toBe(9090);
+    const servicePort = proxyService().spec.ports.find((p) => p.port === destination.port?.number);
+    expect(containerPort(container(only<Deployment>('Deployment')), servicePort?.targetPort)).toBe(9090);
+  });
+
+  it('istio-gateway: the kustomizations keep the VirtualService in step with the Gateway host and the namespace', () => {
+    const kustomization = docs.find((doc) => doc.file === `${ISTIO_GATEWAY_COMPONENT}/kustomization.yaml`)?.manifest as Kustomization & {
+      replacements?: Array<{
+        source: { kind: string; fieldPath: string };
+        targets: Array<{ select: { kind: string }; fieldPaths: string[] }>;
+      }>;
+    };
+    expect(kustomization.replacements).toEqual([
+      expect.objectContaining({
+        source: expect.objectContaining({ kind: 'Gateway', fieldPath: 'spec.servers.0.hosts.0' }) as unknown,
+        targets: [
+          expect.objectContaining({
+            select: expect.objectContaining({ kind: 'VirtualService' }) as unknown,
+            fieldPaths: ['spec.hosts.0', 'spec.tls.0.match.0.sniHosts.0'],
+          }),
+        ],
+      }),
+    ]);
+    expect(JSON.stringify(baseKustomization.replacements)).toContain('"spec.tls.0.route.0.destination.host"');
+  });
+
+  it('load-balancer: a separate LoadBalancer Service exposing only grpc 9090, selecting the proxy pods', () => {
+    const service = only<Service>('Service', componentDocs(LOAD_BALANCER_COMPONENT));
+    expect(service.metadata?.name).toBe('istioctl-proxy-lb');
+    expect(service.spec.type).toBe('LoadBalancer');
+    expect(service.spec.selector).toEqual(only<Deployment>('Deployment').spec.selector.matchLabels);
+    expect(service.spec.ports).toEqual([{ name: 'grpc-xds', port: 9090, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' }]);
+    expect(containerPort(container(only<Deployment>('Deployment')), service.spec.ports[0].targetPort)).toBe(9090);
+    // The monitoring port stays on the ClusterIP Service only.
+    expect(proxyService().spec.type ?? 'ClusterIP').toBe('ClusterIP');
   });
 });
 
@@ -527,7 +683,7 @@ describe.skipIf(!hasKubectl)('kubectl kustomize', () => {
     expect(bindingSubjectNamespace(rendered)).toBe('istio-system');
   });
 
-  it('renders both components when uncommented as documented, following a namespace change', () => {
+  it('renders every component when uncommented as documented, following a namespace change', () => {
     const copy = mkdtempSync(join(tmpdir(), 'istioctl-proxy-deploy-'));
     try {
       cpSync(deployDir, copy, { recursive: true });
@@ -538,6 +694,8 @@ describe.skipIf(!hasKubectl)('kubectl kustomize', () => {
         .replace(/^#(\s+- components\/)/gm, '$1');
       writeFileSync(path, edited);
       const rendered = render(copy);
+      const listed = (parseAllDocuments(edited)[0].toJS() as Kustomization).components ?? [];
+      expect([...listed].sort()).toEqual([...ALL_COMPONENTS].sort());
       for (const manifest of namespaced(rendered)) expect(manifest.metadata?.namespace, manifest.kind).toBe('external-istiod');
       expect(bindingSubjectNamespace(rendered)).toBe('external-istiod');
       const certificate = rendered.find((m) => m.kind === 'Certificate') as Manifest & { spec: { dnsNames: string[] } };
@@ -549,15 +707,105 @@ describe.skipIf(!hasKubectl)('kubectl kustomize', () => {
       ]);
       const deployment = rendered.find((m) => m.kind === 'Deployment') as Deployment;
       expect(deployment.spec.template.spec.containers[0].env).toContainEqual({ name: 'UPSTREAM_MODE', value: 'port-forward' });
+      expect(deployment.spec.template.spec.containers[0].env).toContainEqual({ name: 'AUTH_CLUSTERS_FROM_REMOTE_SECRETS', value: 'true' });
       expect(
         rendered
           .filter((m) => m.kind === 'Role')
           .map((m) => m.metadata?.name)
           .sort(),
-      ).toEqual(['istioctl-proxy', 'istioctl-proxy-port-forward']);
+      ).toEqual(['istioctl-proxy', 'istioctl-proxy-port-forward', 'istioctl-proxy-remote-secrets']);
+      const virtualService = rendered.find((m) => m.kind === 'VirtualService') as VirtualService;
+      expect(virtualService.spec.tls?.[0].route[0].destination.host).toBe('istioctl-proxy.external-istiod.svc.cluster.local');
+      // The name label goes on metadata only: the Gateway must keep selecting the ingress gateway pods.
+      const gateway = rendered.find((m) => m.kind === 'Gateway') as Gateway;
+      expect(gateway.spec.selector).toEqual(only<Gateway>('Gateway', docs).spec.selector);
+      expect(
+        rendered
+          .filter((m) => m.kind === 'Service')
+          .map((m) => [m.metadata?.name, (m as Service).spec.type ?? 'ClusterIP'])
+          .sort(),
+      ).toEqual([
+        ['istioctl-proxy', 'ClusterIP'],
+        ['istioctl-proxy-lb', 'LoadBalancer'],
+      ]);
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }
+  });
+
+  // Each new component on its own, enabled from an overlay as deploy/README.md describes.
+  function renderOverlay(component: string, edit?: (copy: string) => void): Manifest[] {
+    const tmp = mkdtempSync(join(tmpdir(), 'istioctl-proxy-overlay-'));
+    try {
+      cpSync(deployDir, join(tmp, 'deploy'), { recursive: true });
+      edit?.(join(tmp, 'deploy'));
+      mkdirSync(join(tmp, 'overlay'));
+      writeFileSync(
+        join(tmp, 'overlay', 'kustomization.yaml'),
+        [
+          'apiVersion: kustomize.config.k8s.io/v1beta1',
+          'kind: Kustomization',
+          `namespace: ${baseKustomization.namespace}`,
+          'resources:',
+          '  - ../deploy',
+          'components:',
+          `  - ../deploy/${component}`,
+          '',
+        ].join('\n'),
+      );
+      return render(join(tmp, 'overlay'));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  it('renders base + istio-gateway from an overlay: Gateway PASSTHROUGH and a tls route to istioctl-proxy.<ns>.svc.cluster.local:9090', () => {
+    const rendered = renderOverlay(ISTIO_GATEWAY_COMPONENT);
+    for (const manifest of namespaced(rendered)) expect(manifest.metadata?.namespace, manifest.kind).toBe(baseKustomization.namespace);
+    const gateway = rendered.find((m) => m.kind === 'Gateway') as Gateway;
+    const virtualService = rendered.find((m) => m.kind === 'VirtualService') as VirtualService;
+    expect(gateway.spec.servers[0].tls?.mode).toBe('PASSTHROUGH');
+    expect(gateway.spec.selector).not.toHaveProperty('app.kubernetes.io/name');
+    expect(virtualService.spec.tls?.[0].match[0].sniHosts).toEqual(gateway.spec.servers[0].hosts);
+    expect(virtualService.spec.tls?.[0].route[0].destination).toEqual({
+      host: `istioctl-proxy.${baseKustomization.namespace}.svc.cluster.local`,
+      port: { number: 9090 },
+    });
+  });
+
+  it('istio-gateway: editing only the Gateway host moves the VirtualService hosts and sniHosts with it', () => {
+    const rendered = renderOverlay(ISTIO_GATEWAY_COMPONENT, (copy) => {
+      const path = join(copy, ISTIO_GATEWAY_COMPONENT, 'gateway.yaml');
+      writeFileSync(path, readFileSync(path, 'utf8').replace(/istioctl-proxy\.example\.com/g, 'mesh-debug.corp.test'));
+    });
+    const virtualService = rendered.find((m) => m.kind === 'VirtualService') as VirtualService;
+    expect(virtualService.spec.hosts).toEqual(['mesh-debug.corp.test']);
+    expect(virtualService.spec.tls?.[0].match[0].sniHosts).toEqual(['mesh-debug.corp.test']);
+  });
+
+  it('renders base + load-balancer from an overlay: the ClusterIP Service stays, istioctl-proxy-lb is added', () => {
+    const services = renderOverlay(LOAD_BALANCER_COMPONENT).filter((m) => m.kind === 'Service') as Service[];
+    expect(services.map((s) => [s.metadata?.name, s.spec.type, s.spec.ports.map((p) => p.port)]).sort()).toEqual([
+      ['istioctl-proxy', 'ClusterIP', [9090, 8080]],
+      ['istioctl-proxy-lb', 'LoadBalancer', [9090]],
+    ]);
+    for (const service of services) expect(service.metadata?.namespace).toBe(baseKustomization.namespace);
+  });
+
+  it('renders base + remote-secrets from an overlay: secrets list/watch Role bound in the namespace, env var added to the base env', () => {
+    const rendered = renderOverlay(REMOTE_SECRETS_COMPONENT);
+    const role = rendered.find((m) => m.kind === 'Role' && m.metadata?.name === 'istioctl-proxy-remote-secrets') as Role;
+    expect(role.metadata?.namespace).toBe(baseKustomization.namespace);
+    expect(role.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] }]);
+    const binding = rendered.find((m) => m.kind === 'RoleBinding' && m.metadata?.name === 'istioctl-proxy-remote-secrets') as RoleBinding;
+    expect(binding.metadata?.namespace).toBe(baseKustomization.namespace);
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'istioctl-proxy', namespace: baseKustomization.namespace }]);
+    expect(rendered.filter((m) => m.kind === 'ClusterRole')).toEqual([]);
+    const deployment = rendered.find((m) => m.kind === 'Deployment') as Deployment;
+    const names = (deployment.spec.template.spec.containers[0].env ?? []).map((v) => v.name);
+    expect(names).toContain('AUTH_CLUSTERS_FROM_REMOTE_SECRETS');
+    for (const variable of container(only<Deployment>('Deployment')).env ?? [])
+      expect(names, 'merged, not replaced').toContain(variable.name);
   });
 });
 

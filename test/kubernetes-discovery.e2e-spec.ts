@@ -97,10 +97,7 @@ describe('DISCOVERY=kubernetes against a test Kubernetes API (real client-node i
     mesh.kube.dropWatches();
     mesh.kube.upsertPod(istiodPod({ name: mesh.podName(2), ip: mesh.podIps[2] }));
     expect(await eventually(askedPods, (ids) => ids.length === 3)).toHaveLength(3);
-    await eventually(
-      async () => lists(),
-      (n) => n > before,
-    );
+    await eventually(lists, (n) => n > before);
     expect(lists()).toBeGreaterThan(before);
   });
 

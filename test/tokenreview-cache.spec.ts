@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Clock, ManualClock, SystemClock } from '../src/common/clock.js';
 import { TokenRejected } from '../src/modules/auth/caller-identity.js';
 import { TokenReviewVerifier } from '../src/modules/auth/tokenreview.verifier.js';
 import { createTokenIssuer, type TokenIssuer } from './kit/test-tokens.js';
@@ -18,8 +19,8 @@ describe('TokenReviewVerifier against a test Kubernetes API', () => {
   });
   afterAll(async () => kube?.stop());
 
-  const verifier = (options: { maxCacheEntries?: number; now?: () => number } = {}) =>
-    new TokenReviewVerifier({ kubeConfig: kube.kubeConfig(), audiences: ['istio-ca'], ...options });
+  const verifier = (options: { maxCacheEntries?: number; clock?: Clock } = {}) =>
+    new TokenReviewVerifier({ kubeConfig: kube.kubeConfig(), audiences: ['istio-ca'], clock: new SystemClock(), ...options });
 
   it('returns the reviewed identity and caches it, keyed by the token', async () => {
     const sut = verifier();
@@ -43,11 +44,11 @@ describe('TokenReviewVerifier against a test Kubernetes API', () => {
   });
 
   it('stops serving a cached identity once the token has expired', async () => {
-    let now = Date.now();
-    const sut = verifier({ now: () => now });
+    const clock = new ManualClock(Date.now());
+    const sut = verifier({ clock });
     const token = await tokens.mint({ namespace: 'ops', serviceAccount: 'short', expiresInSeconds: 60 });
     await sut.verify(token);
-    now += 61_000;
+    clock.advance(61_000);
     await expect(sut.verify(token)).rejects.toEqual(new TokenRejected('token expired'));
   });
 

@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-const ADS_PROTO_FILE = 'envoy/service/discovery/v3/ads.proto';
 import * as protoLoader from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
+import { withResponseDeserializer, withResponseSerializer } from '../adapters/grpc-js.adapter.js';
 import { decodeDiscoveryResponse, encodeDiscoveryResponse } from './discovery-response.codec.js';
+
+const ADS_PROTO_FILE = 'envoy/service/discovery/v3/ads.proto';
+const ADS_METHOD = 'StreamAggregatedResources';
 
 /**
  * Vendored .proto files live at the repository (or image) root. The nearest `proto/` above this
@@ -61,18 +63,15 @@ export function adsClientConstructor(): AdsClientConstructor {
  * through the zero-copy DiscoveryResponse decoder (istiod answers can be tens of MB).
  */
 export function upstreamAdsClientConstructor(): AdsClientConstructor {
-  const service = adsClientConstructor().service;
-  const stream = service.StreamAggregatedResources;
-  return grpc.makeGenericClientConstructor(
-    { ...service, StreamAggregatedResources: { ...stream, responseDeserialize: decodeDiscoveryResponse } },
-    ADS_SERVICE,
-  );
+  return withResponseDeserializer(adsClientConstructor().service, ADS_SERVICE, ADS_METHOD, decodeDiscoveryResponse);
 }
 
-/** Makes a loaded ADS package definition serialize DiscoveryResponses with the fast encoder (server side). */
-export function useFastResponseEncoder(definition: protoLoader.PackageDefinition): void {
-  const service = definition[ADS_SERVICE] as unknown as Record<string, { responseSerialize: (value: never) => Buffer }>;
-  service.StreamAggregatedResources.responseSerialize = encodeDiscoveryResponse;
+/**
+ * The ADS package definition the proxy serves: merged answers are forwarded istiod payloads, so
+ * DiscoveryResponses are encoded with the fast encoder instead of a second object tree.
+ */
+export function servedAdsPackageDefinition(): protoLoader.PackageDefinition {
+  return withResponseSerializer(adsPackageDefinition(), ADS_SERVICE, ADS_METHOD, encodeDiscoveryResponse);
 }
 
 /** The grpc-js service definition, for servers that register ADS by hand (simulated istiod). */

@@ -25,6 +25,8 @@ export interface AppConfig {
 
   fanoutTimeoutMs: number;
   deadlineMarginMs: number;
+  /** LONG_DEBUG_TIMEOUT_MS: the longest per-istiod deadline a merge strategy may ask for (pprof profiles). */
+  longDebugTimeoutMs: number;
   partialResults: 'allow' | 'deny';
   controlPlaneId: string;
   responseCacheMs: number;
@@ -48,6 +50,13 @@ export interface AppConfig {
   jwtJwksUri?: string;
   jwtJwksFile?: string;
   authKubeconfig?: string;
+  /** AUTH_CLUSTER_ID: the cluster ID of AUTH_KUBECONFIG (or the discovery cluster); unset: none asserted. */
+  authClusterId?: string;
+  /** AUTH_CLUSTERS: the clusters whose ServiceAccount tokens are accepted; replaces AUTH_KUBECONFIG. */
+  authClusters: AuthClusterSpec[];
+  /** Also accept the clusters of istiod's remote secrets (label istio/multiCluster=true in ISTIO_NAMESPACE). */
+  authClustersFromRemoteSecrets: boolean;
+  authMaxClusters: number;
   authAllowedNamespaces: string[];
   authAllowedSubjects: string[];
   tokenCacheSize: number;
@@ -60,6 +69,12 @@ export interface StaticInstanceSpec {
   address: string;
   port: number;
   revision: string;
+}
+
+/** One `clusterID=kubeconfig` entry of AUTH_CLUSTERS. */
+export interface AuthClusterSpec {
+  clusterId: string;
+  kubeconfigPath: string;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');

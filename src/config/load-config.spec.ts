@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseStaticInstances } from './load-config.js';
+import { loadConfig, parseAuthClusters, parseStaticInstances } from './load-config.js';
 
 const base = { PLAINTEXT: 'true', DISCOVERY: 'static', ISTIOD_ADDRESSES: 'istiod-a=10.0.0.1:15012', UPSTREAM_INSECURE: 'true' };
 
@@ -36,6 +36,26 @@ describe('loadConfig', () => {
     [{ AUTH_MODE: 'jwks' }, 'JWT_JWKS_URI or JWT_ISSUER (OIDC discovery) or JWT_JWKS_FILE must be set when AUTH_MODE=jwks'],
     [{ UPSTREAM_MODE: 'port-forward' }, 'UPSTREAM_MODE=port-forward needs DISCOVERY=kubernetes'],
     [{ UPSTREAM_INSECURE: '' }, 'UPSTREAM_CA_FILE must be set to verify istiod'],
+    [{ AUTH_CLUSTERS: 'east' }, 'AUTH_CLUSTERS entry "east" is not clusterID=kubeconfig-path'],
+    [{ AUTH_CLUSTERS: 'east=' }, 'AUTH_CLUSTERS entry "east=" is not clusterID=kubeconfig-path'],
+    [{ AUTH_CLUSTERS: '=/kc' }, 'AUTH_CLUSTERS entry "=/kc" has no valid cluster ID'],
+    [{ AUTH_CLUSTERS: 'we st=/kc' }, 'AUTH_CLUSTERS entry "we st=/kc" has no valid cluster ID'],
+    [{ AUTH_CLUSTERS: 'east=/a,east=/b' }, 'AUTH_CLUSTERS lists the cluster "east" twice'],
+    [{ AUTH_CLUSTERS: 'a=/a,b=/b,c=/c', AUTH_MAX_CLUSTERS: '2' }, 'AUTH_CLUSTERS lists 3 clusters, more than AUTH_MAX_CLUSTERS=2'],
+    [{ AUTH_CLUSTERS: 'east=/a', AUTH_KUBECONFIG: '/b' }, 'AUTH_KUBECONFIG cannot be combined with AUTH_CLUSTERS'],
+    [{ AUTH_CLUSTERS: 'east=/a', AUTH_CLUSTER_ID: 'east' }, 'AUTH_CLUSTER_ID cannot be combined with AUTH_CLUSTERS'],
+    [{ AUTH_CLUSTER_ID: 'a/b' }, "AUTH_CLUSTER_ID=a/b is not a cluster ID (letters, digits, '-', '_', '.')"],
+    [{ AUTH_MAX_CLUSTERS: '0' }, 'AUTH_MAX_CLUSTERS=0 is out of range (1..10000)'],
+    [
+      { AUTH_MODE: 'none', AUTH_CLUSTERS: 'east=/a' },
+      'AUTH_CLUSTERS needs AUTH_MODE=tokenreview (clusters review their own tokens), not none',
+    ],
+    [{ AUTH_MODE: 'none', AUTH_CLUSTER_ID: 'east' }, 'AUTH_CLUSTER_ID needs AUTH_MODE=tokenreview'],
+    [
+      { AUTH_CLUSTERS_FROM_REMOTE_SECRETS: 'true' },
+      'AUTH_CLUSTERS_FROM_REMOTE_SECRETS=true needs DISCOVERY=kubernetes: the remote secrets are read from ISTIO_NAMESPACE',
+    ],
+    [{ AUTH_CLUSTERS_FROM_REMOTE_SECRETS: 'maybe' }, 'AUTH_CLUSTERS_FROM_REMOTE_SECRETS=maybe is not a boolean'],
   ])('rejects %o naming the variable', (override, message) => {
     expect(() => loadConfig({ ...base, ...override })).toThrow(message);
   });
@@ -44,6 +64,37 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...base, ISTIO_REVISION: 'canary', POD_NAMESPACE: 'external-istiod' }).upstreamServerName).toBe(
       'istiod-canary.external-istiod.svc',
     );
+  });
+});
+
+describe('multicluster authentication settings', () => {
+  it('defaults to the single AUTH_KUBECONFIG cluster, asserting no cluster ID', () => {
+    expect(loadConfig(base)).toMatchObject({
+      authClusters: [],
+      authClusterId: undefined,
+      authClustersFromRemoteSecrets: false,
+      authMaxClusters: 100,
+    });
+  });
+
+  it('reads AUTH_CLUSTERS, AUTH_CLUSTER_ID, AUTH_CLUSTERS_FROM_REMOTE_SECRETS and AUTH_MAX_CLUSTERS', () => {
+    expect(loadConfig({ ...base, AUTH_CLUSTERS: 'east=/kc/east, west=/kc/west', AUTH_MAX_CLUSTERS: '5' })).toMatchObject({
+      authClusters: [
+        { clusterId: 'east', kubeconfigPath: '/kc/east' },
+        { clusterId: 'west', kubeconfigPath: '/kc/west' },
+      ],
+      authMaxClusters: 5,
+    });
+    expect(loadConfig({ ...base, AUTH_KUBECONFIG: '/kc/remote', AUTH_CLUSTER_ID: 'remote-1' })).toMatchObject({
+      authKubeconfig: '/kc/remote',
+      authClusterId: 'remote-1',
+    });
+    const kube = loadConfig({ DISCOVERY: 'kubernetes', AUTH_CLUSTERS_FROM_REMOTE_SECRETS: 'true', AUTH_CLUSTER_ID: 'primary' });
+    expect(kube).toMatchObject({ authClustersFromRemoteSecrets: true, authClusterId: 'primary' });
+  });
+
+  it('keeps "=" inside a kubeconfig path', () => {
+    expect(parseAuthClusters('a=/mnt/k=v/config')).toEqual([{ clusterId: 'a', kubeconfigPath: '/mnt/k=v/config' }]);
   });
 });
 

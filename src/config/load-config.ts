@@ -1,4 +1,4 @@
-import { AppConfig, StaticInstanceSpec } from './app-config.js';
+import { AppConfig, AuthClusterSpec, StaticInstanceSpec } from './app-config.js';
 import { ConfigError } from './config.error.js';
 import { Env, EnvReader } from './env-parsers.js';
 
@@ -6,6 +6,8 @@ const MIB = 1024 * 1024;
 const MAX_GRPC_MESSAGE_BYTES = 2 ** 31 - 1;
 /** istiod sends GOAWAY too_many_pings for pings more often than every 15 s. */
 const MIN_UPSTREAM_KEEPALIVE_MS = 15_000;
+/** What a Secret data key (and so an istiod remote-secret cluster ID) may contain. */
+const CLUSTER_ID = /^[-._a-zA-Z0-9]+$/;
 
 /** Parses and validates the environment once; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -41,6 +43,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
     fanoutTimeoutMs: read.integer('FANOUT_TIMEOUT_MS', 10_000, { min: 1, max: 300_000 }),
     deadlineMarginMs: read.integer('DEADLINE_MARGIN_MS', 250, { min: 0, max: 60_000 }),
+    longDebugTimeoutMs: read.integer('LONG_DEBUG_TIMEOUT_MS', 60_000, { min: 1, max: 600_000 }),
     partialResults: read.choice('PARTIAL_RESULTS', 'allow', ['allow', 'deny'] as const),
     controlPlaneId: read.string('CONTROL_PLANE_ID', '<external>'),
     mergePlugins: read.list('MERGE_PLUGINS'),
@@ -67,6 +70,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     jwtJwksUri: read.optionalString('JWT_JWKS_URI'),
     jwtJwksFile: read.optionalString('JWT_JWKS_FILE'),
     authKubeconfig: read.optionalString('AUTH_KUBECONFIG'),
+    authClusterId: parseClusterId(read.optionalString('AUTH_CLUSTER_ID')),
+    authClusters: parseAuthClusters(read.optionalString('AUTH_CLUSTERS')),
+    authClustersFromRemoteSecrets: read.boolean('AUTH_CLUSTERS_FROM_REMOTE_SECRETS', false),
+    authMaxClusters: read.integer('AUTH_MAX_CLUSTERS', 100, { min: 1, max: 10_000 }),
     authAllowedNamespaces: read.list('AUTH_ALLOWED_NAMESPACES'),
     authAllowedSubjects: read.list('AUTH_ALLOWED_SUBJECTS'),
     tokenCacheSize: read.integer('TOKEN_CACHE_SIZE', 10_000, { min: 1, max: 1_000_000 }),
@@ -86,6 +93,7 @@ function validateCombinations(config: AppConfig): void {
   if (config.authMode === 'jwks' && !config.jwtJwksUri && !config.jwtJwksFile && !config.jwtIssuer) {
     throw new ConfigError('JWT_JWKS_URI', 'or JWT_ISSUER (OIDC discovery) or JWT_JWKS_FILE must be set when AUTH_MODE=jwks');
   }
+  validateAuthClusters(config);
   if (config.upstreamMode === 'port-forward' && config.discovery !== 'kubernetes') {
     throw new ConfigError('UPSTREAM_MODE', '=port-forward needs DISCOVERY=kubernetes');
   }
@@ -99,6 +107,66 @@ function validateCombinations(config: AppConfig): void {
       'must be set to verify istiod (or set UPSTREAM_INSECURE=true to skip verification, or UPSTREAM_PLAINTEXT=true for port 15010)',
     );
   }
+}
+
+function validateAuthClusters(config: AppConfig): void {
+  const multicluster: [string, boolean][] = [
+    ['AUTH_CLUSTERS', config.authClusters.length > 0],
+    ['AUTH_CLUSTER_ID', config.authClusterId !== undefined],
+    ['AUTH_CLUSTERS_FROM_REMOTE_SECRETS', config.authClustersFromRemoteSecrets],
+  ];
+  for (const [variable, set] of multicluster) {
+    if (set && config.authMode !== 'tokenreview') {
+      throw new ConfigError(variable, `needs AUTH_MODE=tokenreview (clusters review their own tokens), not ${config.authMode}`);
+    }
+  }
+  if (config.authClusters.length > 0 && config.authKubeconfig) {
+    throw new ConfigError('AUTH_KUBECONFIG', 'cannot be combined with AUTH_CLUSTERS: list that cluster in AUTH_CLUSTERS instead');
+  }
+  if (config.authClusters.length > 0 && config.authClusterId !== undefined) {
+    throw new ConfigError('AUTH_CLUSTER_ID', 'cannot be combined with AUTH_CLUSTERS, whose entries name their cluster IDs');
+  }
+  if (config.authClusters.length > config.authMaxClusters) {
+    throw new ConfigError(
+      'AUTH_CLUSTERS',
+      `lists ${config.authClusters.length} clusters, more than AUTH_MAX_CLUSTERS=${config.authMaxClusters}`,
+    );
+  }
+  if (config.authClustersFromRemoteSecrets && config.discovery !== 'kubernetes') {
+    throw new ConfigError(
+      'AUTH_CLUSTERS_FROM_REMOTE_SECRETS',
+      '=true needs DISCOVERY=kubernetes: the remote secrets are read from ISTIO_NAMESPACE of the discovery cluster',
+    );
+  }
+}
+
+function parseClusterId(raw: string | undefined): string | undefined {
+  if (raw !== undefined && !CLUSTER_ID.test(raw)) {
+    throw new ConfigError('AUTH_CLUSTER_ID', `=${raw} is not a cluster ID (letters, digits, '-', '_', '.')`);
+  }
+  return raw;
+}
+
+/** `clusterID=/path/to/kubeconfig,...`: the clusters whose tokens are reviewed, each by its own API server. */
+export function parseAuthClusters(raw: string | undefined): AuthClusterSpec[] {
+  if (!raw) return [];
+  const seen = new Set<string>();
+  return raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const eq = entry.indexOf('=');
+      const clusterId = entry.slice(0, Math.max(eq, 0)).trim();
+      const kubeconfigPath = entry.slice(eq + 1).trim();
+      if (eq < 0 || !kubeconfigPath) throw new ConfigError('AUTH_CLUSTERS', `entry "${entry}" is not clusterID=kubeconfig-path`);
+      if (!CLUSTER_ID.test(clusterId)) {
+        throw new ConfigError('AUTH_CLUSTERS', `entry "${entry}" has no valid cluster ID (letters, digits, '-', '_', '.')`);
+      }
+      if (seen.has(clusterId)) throw new ConfigError('AUTH_CLUSTERS', `lists the cluster "${clusterId}" twice`);
+      seen.add(clusterId);
+      return { clusterId, kubeconfigPath };
+    });
 }
 
 /** `name=host:port,...`; `host:port` alone takes the address as its name; `name@rev=host:port` sets a revision. */

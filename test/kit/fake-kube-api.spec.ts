@@ -24,14 +24,17 @@ const SELECTOR = 'app=istiod';
 
 type CachingInformer<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
+/** What client-node's informer hands its 'error' listeners (typed `any` there). */
+type InformerError = Error & { statusCode?: number; code?: number | string };
+
 interface Observed<T extends KubernetesObject> {
   informer: CachingInformer<T>;
   /** 'add:name', 'update:name', 'delete:name', 'connect' in arrival order. */
   events: string[];
-  errors: Array<Error & { statusCode?: number; code?: number | string }>;
+  errors: InformerError[];
 }
 
-const cleanups: Array<() => Promise<void>> = [];
+const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
@@ -49,7 +52,7 @@ function observe<T extends KubernetesObject>(informer: CachingInformer<T>): Obse
     informer.on(verb, (object) => observed.events.push(`${verb}:${object.metadata?.name}`));
   }
   informer.on('connect', () => observed.events.push('connect'));
-  informer.on('error', (error) => observed.errors.push(error));
+  informer.on('error', (error: InformerError) => observed.errors.push(error));
   // stop() aborts the open watch, and client-node reports that abort as an 'error' (see below).
   cleanups.push(() => informer.stop());
   return observed;
@@ -353,7 +356,7 @@ describe('FakeKubeApi driven by the real client-node informer', () => {
     api.upsertPod(api.istiodPod({ name: 'istiod-a', ip: '10.0.0.1' }));
     api.upsertPod(api.istiodPod({ name: 'istiod-b', ip: '10.0.0.2' }));
     const controller = new AbortController();
-    cleanups.push(async () => controller.abort());
+    cleanups.push(() => controller.abort());
     const response = await fetch(`${api.url}${PODS_PATH}?watch=true&resourceVersion=1&allowWatchBookmarks=true`, {
       signal: controller.signal,
     });
@@ -411,7 +414,7 @@ async function forward(api: FakeKubeApi, pod: string, port: number): Promise<For
   const ws = await new PortForward(api.kubeConfig()).portForward('istio-system', pod, [port], output, errorOutput, input);
   if (typeof ws === 'function') throw new Error('expected a WebSocket (no retryCount given)');
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
-  cleanups.push(async () => ws.terminate());
+  cleanups.push(() => ws.terminate());
   return { ws, input, received: () => Buffer.concat(received), errors: () => errors, closed };
 }
 
@@ -431,7 +434,9 @@ describe('FakeKubeApi pods/portforward driven by the real client-node PortForwar
     expect(session.errors()).toBe('');
     expect(api.portForwards).toBe(1);
     expect(api.activePortForwards).toBe(1);
-    expect(api.portForwardSessions).toEqual([{ namespace: 'istio-system', pod: 'istiod-a', port: pod.port, at: expect.any(Number) }]);
+    expect(api.portForwardSessions).toEqual([
+      { namespace: 'istio-system', pod: 'istiod-a', port: pod.port, at: expect.any(Number) as unknown },
+    ]);
     expect(api.requests.at(-1)).toMatchObject({
       method: 'GET',
       path: '/api/v1/namespaces/istio-system/pods/istiod-a/portforward',

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { buildKubeConfig, buildKubeconfigYaml } from './fake-kube-config.js';
 import { PORT_FORWARD_PATH, PortForwardEndpoint, rejectUpgrade, type PortForwardRecord } from './fake-kube-portforward.js';
 import { parseFieldSelector, parseLabelSelector } from './fake-kube-selectors.js';
@@ -33,7 +33,7 @@ export interface RecordedRequest {
   path: string;
   query: Record<string, string>;
   watch: boolean;
-  /** The plural resource for /api/v1 pods and configmaps requests, undefined otherwise. */
+  /** The plural resource for /api/v1 pods, configmaps and secrets requests, undefined otherwise. */
   resource?: KubeResource;
   /** 'portforward' for a pods/portforward WebSocket upgrade. */
   subresource?: 'portforward';
@@ -55,11 +55,11 @@ interface InjectedFailures {
   statusCode: number;
 }
 
-const CORE_PATH = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/(pods|configmaps)(?:\/([^/]+))?$/;
+const CORE_PATH = /^\/api\/v1(?:\/namespaces\/([^/]+))?\/(pods|configmaps|secrets)(?:\/([^/]+))?$/;
 const DEFAULT_TOKEN = 'fake-kube-api-token';
 
 /**
- * A small real Kubernetes API server on loopback: pods and configmaps with list, get and streaming
+ * A small real Kubernetes API server on loopback: pods, configmaps and secrets with list, get and streaming
  * watch (resume from resourceVersion, 410 on compacted versions, bookmarks), the pods/portforward
  * WebSocket subresource (to the pod's status.podIP), plus fault injection, so end-to-end tests
  * exercise the real @kubernetes/client-node informer and PortForward instead of a mock.
@@ -183,6 +183,16 @@ export class FakeKubeApi {
 
   deleteConfigMap(namespace: string, name: string): boolean {
     return this.store.delete('configmaps', namespace, name);
+  }
+
+  /** `data` values as given: base64, as a real API server stores and serves them. */
+  upsertSecret(namespace: string, name: string, data: Record<string, string>, labels: Record<string, string> = {}): string {
+    const secret: V1Secret = { metadata: { name, namespace, labels }, type: 'Opaque', data };
+    return this.store.upsert('secrets', secret).metadata?.resourceVersion ?? '';
+  }
+
+  deleteSecret(namespace: string, name: string): boolean {
+    return this.store.delete('secrets', namespace, name);
   }
 
   // --- fault injection -----------------------------------------------------------------------

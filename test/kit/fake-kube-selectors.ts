@@ -58,11 +58,21 @@ function splitComparison(term: string, kind: string): { key: string; operator: '
   return { key, operator: operator === '!=' ? '!=' : '=', value };
 }
 
+/** A scalar field's value as text; like the API server, objects and arrays are not selectable. */
 function readPath(object: KubernetesObject, path: string): string | undefined {
   let current: unknown = object;
   for (const segment of path.split('.')) {
     if (typeof current !== 'object' || current === null) return undefined;
     current = (current as Record<string, unknown>)[segment];
   }
-  return typeof current === 'string' ? current : current === undefined ? undefined : String(current);
+  switch (typeof current) {
+    case 'string':
+      return current;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return String(current);
+    default:
+      return undefined;
+  }
 }

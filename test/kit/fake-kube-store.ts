@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 
-export type KubeResource = 'pods' | 'configmaps';
+export type KubeResource = 'pods' | 'configmaps' | 'secrets';
 export type KubeEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface KubeEvent {
@@ -16,6 +16,7 @@ export interface KubeEvent {
 export const KINDS: Record<KubeResource, { kind: string; listKind: string }> = {
   pods: { kind: 'Pod', listKind: 'PodList' },
   configmaps: { kind: 'ConfigMap', listKind: 'ConfigMapList' },
+  secrets: { kind: 'Secret', listKind: 'SecretList' },
 };
 
 /**
@@ -39,7 +40,7 @@ export class KubeObjectStore {
     if (!name) throw new Error(`Cannot store a ${KINDS[resource].kind} without metadata.name`);
     const key = keyOf(resource, namespace, name);
     const previous = this.objects.get(key);
-    const stored: KubernetesObject = JSON.parse(
+    const stored = JSON.parse(
       JSON.stringify({
         ...object,
         apiVersion: 'v1',
@@ -53,7 +54,7 @@ export class KubeObjectStore {
           resourceVersion: String(++this.revision),
         },
       }),
-    );
+    ) as KubernetesObject;
     this.objects.set(key, stored);
     this.record({ resourceVersion: this.revision, resource, type: previous ? 'MODIFIED' : 'ADDED', object: stored, previous });
     return stored;

@@ -15,6 +15,11 @@ export interface ChildLinkOptions {
   nodeFlags?: string[];
 }
 
+/** The last STDERR_TAIL_CHARS of a child's stderr, shared by start() and the link it returns. */
+interface StderrTail {
+  text: string;
+}
+
 interface Pending {
   resolve(result: unknown): void;
   reject(error: Error): void;
@@ -25,7 +30,6 @@ interface Pending {
 export class ChildLink<Info> {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private stderrTail = '';
   private exitCode: number | null | undefined;
   private readonly exited: Promise<void>;
 
@@ -33,6 +37,7 @@ export class ChildLink<Info> {
     private readonly child: ChildProcess,
     private readonly label: string,
     readonly info: Info,
+    private readonly stderr: StderrTail,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
@@ -46,22 +51,20 @@ export class ChildLink<Info> {
       env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    let link: ChildLink<Info> | undefined;
-    let stderr = '';
+    const stderr: StderrTail = { text: '' };
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       if (options.forwardStderr) process.stderr.write(`[${options.label}] ${chunk}`);
-      stderr = (stderr + chunk).slice(-STDERR_TAIL_CHARS);
-      if (link) link.stderrTail = stderr;
+      stderr.text = (stderr.text + chunk).slice(-STDERR_TAIL_CHARS);
     });
     const lines = createInterface({ input: child.stdout });
     const info = await new Promise<Info>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`${options.label} did not start within ${options.readyTimeoutMs} ms\n${stderr}`));
+        reject(new Error(`${options.label} did not start within ${options.readyTimeoutMs} ms\n${stderr.text}`));
       }, options.readyTimeoutMs);
       child.once('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`${options.label} exited with ${code} before it was ready\n${stderr}`));
+        reject(new Error(`${options.label} exited with ${code} before it was ready\n${stderr.text}`));
       });
       const onFirstMessage = (line: string) => {
         const message = parseMessage(line);
@@ -76,8 +79,7 @@ export class ChildLink<Info> {
       };
       lines.on('line', onFirstMessage);
     });
-    link = new ChildLink<Info>(child, options.label, info);
-    link.stderrTail = stderr;
+    const link = new ChildLink<Info>(child, options.label, info, stderr);
     lines.on('line', (line) => link.onLine(line));
     child.once('exit', (code) => link.onExit(code));
     return link;
@@ -128,7 +130,7 @@ export class ChildLink<Info> {
   }
 
   private failure(what: string): Error {
-    return new Error(`${this.label} ${what}${this.stderrTail ? `\n--- stderr tail ---\n${this.stderrTail}` : ''}`);
+    return new Error(`${this.label} ${what}${this.stderr.text ? `\n--- stderr tail ---\n${this.stderr.text}` : ''}`);
   }
 }
 

@@ -14,7 +14,8 @@ export type ChildMessage = { type: 'ready'; info: unknown } | { type: 'reply'; i
 
 export const STOP_COMMAND = 'stop';
 
-export type CommandHandlers = Record<string, (args: unknown) => Promise<unknown>>;
+/** A handler may answer directly or with a promise; the reply is sent once its result settles. */
+export type CommandHandlers = Record<string, (args: unknown) => unknown>;
 
 export function writeMessage(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => process.stdout.write(`${JSON.stringify(message)}\n`, () => resolve()));
@@ -24,9 +25,12 @@ export function writeMessage(message: ChildMessage): Promise<void> {
  * Child side: announces `info`, serves commands in arrival order, and on `stop` (or when the runner
  * goes away and stdin closes) runs `shutdown` and exits, so no simulator outlives its bench.
  */
-export async function serveCommands(info: unknown, handlers: CommandHandlers, shutdown: () => Promise<void>): Promise<void> {
+export async function serveCommands(info: unknown, handlers: CommandHandlers, shutdown: () => void | Promise<void>): Promise<void> {
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= shutdown().finally(() => process.exit(0)));
+  const stop = () =>
+    (stopping ??= Promise.resolve()
+      .then(shutdown)
+      .finally(() => process.exit(0)));
   const lines = createInterface({ input: process.stdin });
   lines.on('close', () => void stop());
   let queue = Promise.resolve();

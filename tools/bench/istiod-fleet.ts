@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const info: FleetInfo = {
     istiods: istiods.map((istiod) => ({ name: istiod.podName, address: istiod.address, proxies: istiod.proxies.length })),
   };
-  await serveCommands(info, { [FLEET_COMMANDS.requestCounts]: async () => requestCounts(istiods) }, async () => {
+  await serveCommands(info, { [FLEET_COMMANDS.requestCounts]: () => requestCounts(istiods) }, async () => {
     await Promise.all(istiods.map((istiod) => istiod.stop()));
   });
 }

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
       [LOAD_COMMANDS.concurrency]: async (job) => runConcurrency(job as ConcurrencyJob),
       [LOAD_COMMANDS.burst]: async (job) => runBurst(pool, job as BurstJob),
     },
-    async () => pool.closeAll(),
+    () => pool.closeAll(),
   );
 }
 

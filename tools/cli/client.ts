@@ -78,13 +78,11 @@ async function runCommand(client: XdsClient, command: Command, timeoutMs: number
     case 'version': {
       // istioctl swallows the request error and still prints the client line; we also report it.
       let response: DiscoveryResponse | undefined;
-      let failure: unknown;
-      await request(TYPE_SYNCZ, []).then(
-        (answer) => (response = answer),
-        (error: unknown) => (failure = error),
-      );
-      print(formatVersion(response, CLIENT_VERSION));
-      if (failure !== undefined) throw failure;
+      try {
+        response = await request(TYPE_SYNCZ, []);
+      } finally {
+        print(formatVersion(response, CLIENT_VERSION));
+      }
       return;
     }
     case 'internal-debug':
@@ -119,7 +117,7 @@ async function readSecretFile(path: string, what: string): Promise<string> {
   try {
     return (await readFile(path, 'utf8')).trim();
   } catch (error) {
-    throw new Error(`could not read ${what} file ${path}: ${(error as Error).message}`);
+    throw new Error(`could not read ${what} file ${path}: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -48,7 +48,7 @@ function setupStatusTable(response: DiscoveryResponse, now: Date, options: Proxy
   try {
     return proxyStatusTable(response, now, options.namespace);
   } catch (error) {
-    throw new Error(`failed to setup status print: ${(error as Error).message}`);
+    throw new Error(`failed to setup status print: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -68,7 +68,7 @@ export function proxyStatusTable(response: DiscoveryResponse, now: Date, namespa
     try {
       meta = parseNodeMetadata(config.node?.metadata);
     } catch (error) {
-      throw new Error(`could not parse node metadata: ${(error as Error).message}`);
+      throw new Error(`could not parse node metadata: ${(error as Error).message}`, { cause: error });
     }
     if (namespace && meta.namespace !== namespace) continue;
     const typeStatus = new Map<string, string>();

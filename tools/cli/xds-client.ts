@@ -39,6 +39,8 @@ export interface XdsClientOptions {
   serverName?: string;
   /** Skip server verification; defaults to true without `caPem`, as istioctl's token mode does. */
   insecure?: boolean;
+  /** More call metadata, e.g. `clusterid` for tests (istioctl itself sends none). */
+  metadata?: Record<string, string>;
   /** Namespace put in the node metadata (istioctl `-i`). */
   istioNamespace?: string;
   maxMessageBytes?: number;
@@ -83,7 +85,8 @@ export class XdsClient {
 
   /** A raw stream for callers that send several requests (or ACKs) on one call. */
   openStream(): XdsStream {
-    return openXdsStream(this.client, { token: this.options.token, node: istioctlNode(this.istioNamespace) });
+    const { token, metadata } = this.options;
+    return openXdsStream(this.client, { token, metadata, node: istioctlNode(this.istioNamespace) });
   }
 
   close(): void {

@@ -38,6 +38,8 @@ export interface XdsStream {
 export interface OpenStreamOptions {
   token?: string;
   node: XdsNode;
+  /** More call metadata, e.g. `clusterid` (istioctl itself sends none). */
+  metadata?: Record<string, string>;
 }
 
 const ADS_METHOD = 'StreamAggregatedResources';
@@ -46,6 +48,7 @@ export function openXdsStream(client: Client, options: OpenStreamOptions): XdsSt
   const method = adsClientConstructor().service[ADS_METHOD] as MethodDefinition<DiscoveryRequest, DiscoveryResponse>;
   const callMetadata = new Metadata();
   if (options.token) callMetadata.set('authorization', `Bearer ${options.token}`);
+  for (const [key, value] of Object.entries(options.metadata ?? {})) callMetadata.set(key, value);
   // No deadline: istioctl bounds only its wait for the answer, never the call (adsc).
   const call: ClientDuplexStream<DiscoveryRequest, DiscoveryResponse> = client.makeBidiStreamRequest(
     method.path,

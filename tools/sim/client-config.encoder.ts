@@ -66,6 +66,8 @@ export interface ClientConfigOptions {
   /** istiod ≤1.22: fixed CDS/LDS/EDS/RDS/ECDS entries and no `last_updated`. */
   legacy: boolean;
   padding?: string;
+  /** Encode node.metadata map entries in reverse order (Go's map order is random). */
+  reverseMetadata?: boolean;
 }
 
 function genericXdsConfigs(proxy: SimulatedProxy, { now, legacy }: ClientConfigOptions): Record<string, unknown>[] {
@@ -101,8 +103,9 @@ export function encodeClientConfig(proxy: SimulatedProxy, options: ClientConfigO
     ISTIO_VERSION: proxy.istioVersion,
     ...(options.padding && { [PADDING_METADATA_KEY]: options.padding }),
   };
+  const ordered = options.reverseMetadata ? Object.fromEntries(Object.entries(metadata).reverse()) : metadata;
   return encode(CLIENT_CONFIG_TYPE, {
-    node: { id: proxy.id, metadata: stringStructObject(metadata) },
+    node: { id: proxy.id, metadata: stringStructObject(ordered) },
     generic_xds_configs: genericXdsConfigs(proxy, options),
   });
 }

@@ -169,8 +169,8 @@ describe('SimulatedIstiod', () => {
           },
         },
         generic_xds_configs: expect.arrayContaining([
-          expect.objectContaining({ type_url: XDS_TYPE_URLS.CDS, config_status: 'SYNCED', last_updated: expect.anything() }),
-        ]),
+          expect.objectContaining({ type_url: XDS_TYPE_URLS.CDS, config_status: 'SYNCED', last_updated: expect.anything() as unknown }),
+        ]) as unknown,
       });
     });
 
@@ -185,7 +185,7 @@ describe('SimulatedIstiod', () => {
         expect.objectContaining({
           type_url: XDS_TYPE_URLS.LDS,
           config_status: 'ERROR',
-          error_state: expect.objectContaining({ details: expect.stringContaining('0.0.0.0_9080') }),
+          error_state: expect.objectContaining({ details: expect.stringContaining('0.0.0.0_9080') as unknown }) as unknown,
         }),
       );
     });
@@ -271,7 +271,9 @@ describe('SimulatedIstiod', () => {
       const adsz = JSON.parse(await body('adsz')) as { totalClients: number; clients: { connectionId: string }[] };
       expect(adsz.totalClients).toBe(firstReplica.proxies?.length);
       expect(adsz.clients[0].connectionId).toMatch(/^istio-ingressgateway-.*\.istio-system-\d+$/);
-      expect(Object.keys(JSON.parse(await body('instancesz')))).toContain('ratings-v1-5f9699cfdf-8dbvk.bookinfo');
+      expect(Object.keys(JSON.parse(await body('instancesz')) as Record<string, unknown>)).toContain(
+        'ratings-v1-5f9699cfdf-8dbvk.bookinfo',
+      );
       expect(JSON.parse(await body('list'))).toEqual(expect.arrayContaining(['adsz', 'config_dump', 'syncz']));
       expect(JSON.parse(await body('push_status'))).toMatchObject({ pilot: 'istiod-7d4b9c8f6-abcde' });
       expect(await body('configz')).not.toContain('\n');
@@ -473,6 +475,60 @@ describe('SimulatedIstiod in plaintext, without token verification', () => {
       sut.knobs.requireIdentity = true;
       stream.write(request('istio.io/debug', ['syncz']));
       await expectStatus(stream, grpc.status.UNAUTHENTICATED, 'authentication required');
+    } finally {
+      client.close();
+      await sut.stop();
+    }
+  });
+});
+
+describe('SimulatedIstiod serving several clusters', () => {
+  it('reviews a token against the cluster its clusterid names, its own cluster without one', async () => {
+    const [primary, east, west] = await Promise.all([createTokenIssuer(), createTokenIssuer(), createTokenIssuer()]);
+    const sut = new SimulatedIstiod({
+      podName: 'istiod-multi-0',
+      version: '1.27.3',
+      proxies: generateProxies(1),
+      clusterId: 'config',
+      verifyToken: (token) => primary.verify(token),
+      clusters: { east: (token) => east.verify(token), west: (token) => west.verify(token) },
+    });
+    await sut.start();
+    const Client = adsClientConstructor();
+    const client = new Client(sut.address, grpc.credentials.createInsecure()) as unknown as AdsClient;
+    const sa = { namespace: 'istio-system', serviceAccount: 'default' };
+    const tokenOf = { primary: await primary.mint(sa), east: await east.mint(sa), west: await west.mint(sa) };
+    const attempt = async (issuer: keyof typeof tokenOf, clusterId?: string) => {
+      const metadata = new grpc.Metadata();
+      metadata.set('authorization', `Bearer ${tokenOf[issuer]}`);
+      if (clusterId !== undefined) metadata.set('clusterid', clusterId);
+      const stream = client.StreamAggregatedResources(metadata);
+      stream.on('error', () => undefined);
+      stream.write(request('istio.io/debug/syncz'));
+      try {
+        return (await nextResponse(stream)).type_url;
+      } catch (error) {
+        return `${grpc.status[(error as grpc.ServiceError).code]}: ${(error as grpc.ServiceError).details}`;
+      } finally {
+        stream.cancel();
+      }
+    };
+    const refused = 'UNAUTHENTICATED: authentication failure';
+    try {
+      expect(await attempt('primary')).toBe('istio.io/debug/syncz');
+      expect(await attempt('primary', 'config')).toBe('istio.io/debug/syncz');
+      expect(await attempt('west')).toBe(refused); // what istioctl alone gets from a remote cluster
+      expect(await attempt('west', 'west')).toBe('istio.io/debug/syncz');
+      expect(await attempt('east', 'east')).toBe('istio.io/debug/syncz');
+      expect(await attempt('east', 'west')).toBe(refused);
+      expect(await attempt('primary', 'west')).toBe(refused);
+      expect(await attempt('west', 'north')).toBe(refused);
+      expect(sut.streams.filter((stream) => stream.identity).map((stream) => stream.metadata.clusterid)).toEqual([
+        undefined,
+        'config',
+        'west',
+        'east',
+      ]);
     } finally {
       client.close();
       await sut.stop();

@@ -30,16 +30,31 @@ export interface SimulatedIstiodOptions {
   tls?: { certPem: string; keyPem: string };
   /** istiod's own namespace; default istio-system. */
   namespace?: string;
-  /** Absent: no token required and callers stay unverified (no identity checks apply to them). */
+  /**
+   * Reviews tokens of istiod's own (primary) cluster, used when a stream carries no `clusterid`.
+   * Absent: no token required and callers stay unverified (no identity checks apply to them).
+   */
   verifyToken?: (token: string) => Promise<CallerIdentity>;
+  /** istiod's own cluster ID (its CLUSTER_ID, default `Kubernetes`): `clusterid` naming it means `verifyToken`. */
+  clusterId?: string;
+  /**
+   * Remote clusters, as istiod knows them from its remote secrets: a stream whose `clusterid` names
+   * one has its token reviewed by that cluster (kube_jwt.go `remoteKubeClientGetter`). When set, a
+   * `clusterid` naming neither one of them nor `clusterId` fails authentication.
+   */
+  clusters?: Record<string, (token: string) => Promise<CallerIdentity>>;
   /** When set, a `clusterid` header naming another cluster fails authentication. */
   knownClusterIds?: string[];
   /** Bodies for `istio.io/debug` paths (the name before `?`), replacing the built-in ones. */
   debugBodies?: Record<string, string>;
+  /** Initial knob values (fixtures: a replica whose clusterz reports a remote cluster timing out...). */
+  knobs?: Partial<SimulatorKnobs>;
 }
 
 const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_NAMESPACE = 'istio-system';
+/** istiod's CLUSTER_ID default. */
+const DEFAULT_CLUSTER_ID = 'Kubernetes';
 const GOLANG_VERSION = 'go1.24.6';
 const BEARER_PREFIX = 'Bearer ';
 
@@ -76,6 +91,7 @@ export class SimulatedIstiod implements StreamHost {
 
   constructor(private readonly options: SimulatedIstiodOptions) {
     this.proxies = [...(options.proxies ?? [])];
+    Object.assign(this.knobs, options.knobs);
     this.server = new grpc.Server({ 'grpc.max_send_message_length': -1, 'grpc.max_receive_message_length': -1 });
     this.server.addService(adsServiceDefinition(), {
       StreamAggregatedResources: (call: AdsCall) => this.openStream(call),
@@ -151,7 +167,8 @@ export class SimulatedIstiod implements StreamHost {
     if (clusterId !== undefined && this.options.knownClusterIds && !this.options.knownClusterIds.includes(String(clusterId))) {
       throw authenticationFailure;
     }
-    const { verifyToken } = this.options;
+    const verifyToken = this.reviewerFor(clusterId === undefined ? undefined : String(clusterId));
+    if (verifyToken === null) throw authenticationFailure;
     if (!verifyToken) return undefined;
     const [authorization] = metadata.get('authorization');
     if (typeof authorization !== 'string' || !authorization.startsWith(BEARER_PREFIX)) throw authenticationFailure;
@@ -161,6 +178,13 @@ export class SimulatedIstiod implements StreamHost {
     } catch {
       throw authenticationFailure;
     }
+  }
+
+  /** Who reviews a stream's token: the primary without `clusterid`; null for a cluster istiod does not know. */
+  private reviewerFor(clusterId: string | undefined): SimulatedIstiodOptions['verifyToken'] | null {
+    const { clusters, verifyToken } = this.options;
+    if (clusterId === undefined || !clusters || clusterId === (this.options.clusterId ?? DEFAULT_CLUSTER_ID)) return verifyToken;
+    return Object.hasOwn(clusters, clusterId) ? clusters[clusterId] : null;
   }
 
   /** @internal StreamHost */

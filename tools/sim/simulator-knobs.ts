@@ -1,3 +1,6 @@
+/** istiod's remote-cluster sync states, as `/debug/clusterz` reports them (`cluster.DebugInfo.SyncStatus`). */
+export type ClusterSyncStatus = 'synced' | 'syncing' | 'timeout' | 'closed';
+
 /** Behaviour switches read on every stream/request, so tests can flip them between requests. */
 export interface SimulatorKnobs {
   /** New streams fail with UNAVAILABLE, as before istiod's caches have synced. */
@@ -28,6 +31,17 @@ export interface SimulatorKnobs {
    * token-less simulators answer everything.
    */
   requireIdentity: boolean;
+  /**
+   * This replica's view of its remote clusters in `/debug/clusterz`: listed clusters are reported
+   * with this state (even without connected proxies); clusters of connected proxies default to
+   * `synced`. Replicas watch remote clusters independently, so their bodies may differ.
+   */
+  clusterSync: Record<string, ClusterSyncStatus>;
+  /**
+   * Encode syncz `node.metadata` entries in reverse order. Go marshals maps in random order, so two
+   * replicas' bytes for one proxy differ; this shows nothing keys on encoded bytes.
+   */
+  reverseMetadataOrder: boolean;
 }
 
 export function defaultKnobs(): SimulatorKnobs {
@@ -42,5 +56,7 @@ export function defaultKnobs(): SimulatorKnobs {
     paddingBytes: 0,
     resetMidAnswer: false,
     requireIdentity: false,
+    clusterSync: {},
+    reverseMetadataOrder: false,
   };
 }

@@ -5,16 +5,17 @@ import { DiscoveryModule } from '../discovery/discovery.module.js';
 import { AdsStreamService } from './ads-stream.service.js';
 import { AdsController } from './ads.controller.js';
 import { AggregationService } from './aggregation.service.js';
+import { DeadlineBudget } from './deadline-budget.js';
+import { FanoutMetrics } from './fanout-metrics.js';
 import { FanoutService } from './fanout.service.js';
 import { InstanceHealth } from './instance-health.js';
 import { IstiodClientPool, UpstreamCaller } from './istiod.client.js';
-import { ConfigDumpStrategy } from './merge/config-dump.strategy.js';
-import { ConnectionsStrategy } from './merge/connections.strategy.js';
-import { InternalDebugStrategy } from './merge/internal-debug.strategy.js';
+import { BUILT_IN_STRATEGIES } from './merge/built-in-strategies.js';
 import { StrategyRegistry } from './merge/strategy-registry.js';
+import { PartialResultPolicy } from './partial-result.policy.js';
+import { RequestCoalescing } from './request-coalescing.js';
 import { RequestLog } from './request-log.js';
 import { ResponseEnvelope } from './response-envelope.js';
-import { SynczStrategy } from './merge/syncz.strategy.js';
 import { UpstreamCredentials } from './upstream-credentials.js';
 
 @Module({
@@ -25,16 +26,17 @@ import { UpstreamCredentials } from './upstream-credentials.js';
     RequestLog,
     ResponseEnvelope,
     AggregationService,
+    RequestCoalescing,
+    DeadlineBudget,
+    PartialResultPolicy,
+    FanoutMetrics,
     FanoutService,
     InstanceHealth,
     UpstreamCredentials,
     IstiodClientPool,
     { provide: UpstreamCaller, useExisting: IstiodClientPool },
     StrategyRegistry,
-    SynczStrategy,
-    ConfigDumpStrategy,
-    InternalDebugStrategy,
-    ConnectionsStrategy,
+    ...BUILT_IN_STRATEGIES,
   ],
   exports: [IstiodClientPool, StrategyRegistry, InstanceHealth, AdsStreamService],
 })

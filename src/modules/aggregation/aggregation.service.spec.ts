@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { NEVER, Observable, firstValueFrom, of, throwError } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ManualClock } from '../../common/clock.js';
 import { AppConfig } from '../../config/app-config.js';
 import { loadConfig } from '../../config/load-config.js';
 import { DiscoveryRequest, DiscoveryResponse } from '../../common/xds-types.js';
@@ -11,6 +12,8 @@ import { DiscoveryService } from '../discovery/discovery.service.js';
 import { InstanceSource } from '../discovery/instance-source.js';
 import { IstiodInstance } from '../discovery/istiod-instance.js';
 import { AggregationService } from './aggregation.service.js';
+import { DeadlineBudget } from './deadline-budget.js';
+import { FanoutMetrics } from './fanout-metrics.js';
 import { FanoutService } from './fanout.service.js';
 import { UpstreamCaller } from './istiod.client.js';
 import { InstanceHealth } from './instance-health.js';
@@ -18,6 +21,8 @@ import { ResponseEnvelope } from './response-envelope.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { StrategyRegistry } from './merge/strategy-registry.js';
 import { SynczStrategy } from './merge/syncz.strategy.js';
+import { PartialResultPolicy } from './partial-result.policy.js';
+import { RequestCoalescing } from './request-coalescing.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
 
@@ -53,17 +58,20 @@ function build(answers: Record<string, () => Observable<DiscoveryResponse>>, env
   const discovery = new DiscoveryService(new FixedSource(of(names.map((n) => instance(n)))));
   const caller = new ScriptedCaller(answers);
   const registry = new StrategyRegistry({ getProviders: () => [] } as never, config);
-  registry.register([new SynczStrategy()]);
+  registry.register([{ typeUrl: SYNCZ, strategy: new SynczStrategy() }]);
+  const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
+  const metrics = new MetricsService();
   const sut = new AggregationService(
-    config,
     discovery,
-    new FanoutService(caller),
+    new FanoutService(caller, clock),
     registry,
-    new MetricsService(),
-    new InstanceHealth(),
+    new RequestCoalescing(config, clock, metrics),
+    new DeadlineBudget(config, clock),
+    new PartialResultPolicy(config, metrics),
+    new FanoutMetrics(metrics, new InstanceHealth(clock)),
     new ResponseEnvelope(config),
   );
-  return { sut, caller };
+  return { sut, caller, clock };
 }
 
 const ok =
@@ -73,6 +81,10 @@ const ok =
 const fail = (code: number, details: string) => () => throwError(() => ({ code, details }));
 const caller = { metadata: new Metadata() };
 const node = request(SYNCZ).node!;
+
+function identifierOf(merged: DiscoveryResponse): { ID: string; Info: { version?: string } } {
+  return JSON.parse(merged.control_plane!.identifier) as { ID: string; Info: { version?: string } };
+}
 
 async function rejection(promise: Promise<unknown>): Promise<{ code: number; message: string; metadata?: Metadata }> {
   const err = await promise.then(
@@ -94,7 +106,7 @@ describe('AggregationService', () => {
     expect(merged.resources).toHaveLength(2);
     expect(merged.type_url).toBe(SYNCZ);
     expect(merged.nonce).toMatch(/^[0-9a-f-]{36}$/);
-    expect(JSON.parse(merged.control_plane!.identifier).ID).toBe('<external>');
+    expect(identifierOf(merged).ID).toBe('<external>');
     expect(missing).toEqual([]);
   });
 
@@ -116,24 +128,14 @@ describe('AggregationService', () => {
     expect(missing.map((m) => [m.instance.name, m.error.reason])).toEqual([['istiod-b', 'unavailable']]);
   });
 
-  it('PARTIAL_RESULTS=deny fails with UNAVAILABLE naming the failed instance', async () => {
-    const { sut } = build({ 'istiod-a': ok('a'), 'istiod-b': fail(status.UNAVAILABLE, 'connection refused') }, { PARTIAL_RESULTS: 'deny' });
-    const error = await rejection(firstValueFrom(sut.aggregate(request(SYNCZ), node, caller)));
-    expect(error.code).toBe(status.UNAVAILABLE);
-    expect(error.message).toContain('istiod-b: connection refused');
-    expect(error.metadata?.get('x-istioctl-proxy-missing')).toEqual(['istiod-b']);
-  });
-
-  it('all failing keeps the first instance status code and lists every reason', async () => {
+  it('fails the request when the partial-result policy refuses (every istiod failed)', async () => {
     const { sut } = build({
       'istiod-a': fail(status.PERMISSION_DENIED, 'authorization failed: no identities'),
       'istiod-b': fail(status.UNAVAILABLE, 'connection refused'),
     });
     const error = await rejection(firstValueFrom(sut.aggregate(request(SYNCZ), node, caller)));
     expect(error.code).toBe(status.PERMISSION_DENIED);
-    expect(error.message).toBe(
-      'all 2 istiod instances failed: istiod-a: authorization failed: no identities; istiod-b: connection refused',
-    );
+    expect(error.metadata?.get('x-istioctl-proxy-missing')).toEqual(['istiod-a,istiod-b']);
   });
 
   it('no instances: UNAVAILABLE naming the discovery scope', async () => {
@@ -145,18 +147,33 @@ describe('AggregationService', () => {
     });
   });
 
-  it('uses the caller deadline minus the margin when it is sooner than FANOUT_TIMEOUT_MS', async () => {
+  it('gives each istiod the deadline budget: the caller deadline minus the margin when sooner', async () => {
     vi.useFakeTimers();
-    const { sut } = build({ 'istiod-a': () => NEVER, 'istiod-b': ok('b') }, { FANOUT_TIMEOUT_MS: '10000', DEADLINE_MARGIN_MS: '250' });
-    const result = firstValueFrom(sut.aggregate(request(SYNCZ), node, { metadata: new Metadata(), deadline: new Date(Date.now() + 2000) }));
+    const { sut, clock } = build(
+      { 'istiod-a': () => NEVER, 'istiod-b': ok('b') },
+      { FANOUT_TIMEOUT_MS: '10000', DEADLINE_MARGIN_MS: '250' },
+    );
+    const deadline = new Date(clock.now() + 2000);
+    const result = firstValueFrom(sut.aggregate(request(SYNCZ), node, { metadata: new Metadata(), deadline }));
     await vi.advanceTimersByTimeAsync(1750);
     const { missing } = await result;
     expect(missing[0].error.message).toBe('no answer within 1750 ms');
   });
 
+  it('coalesces identical concurrent requests into one fan-out, each answer with its own nonce', async () => {
+    const { sut, caller: scripted } = build({ 'istiod-a': ok('a') });
+    const [first, second] = await Promise.all([
+      firstValueFrom(sut.aggregate(request(SYNCZ), node, caller)),
+      firstValueFrom(sut.aggregate(request(SYNCZ), node, caller)),
+    ]);
+    expect(scripted.seen).toHaveLength(1);
+    expect([first.coalesced, second.coalesced]).toEqual([false, true]);
+    expect(second.response.nonce).not.toBe(first.response.nonce);
+  });
+
   it('mixed istiod versions are joined in the control plane identifier', async () => {
     const { sut } = build({ 'istiod-a': ok('a', '1.27.3'), 'istiod-b': ok('b', '1.26.1') });
     const { response: merged } = await firstValueFrom(sut.aggregate(request(SYNCZ), node, caller));
-    expect(JSON.parse(merged.control_plane!.identifier).Info.version).toBe('1.26.1,1.27.3');
+    expect(identifierOf(merged).Info.version).toBe('1.26.1,1.27.3');
   });
 });

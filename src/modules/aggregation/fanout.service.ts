@@ -14,6 +14,7 @@ import {
   throwError,
   timeout,
 } from 'rxjs';
+import { Clock } from '../../common/clock.js';
 import { DiscoveryRequest } from '../../common/xds-types.js';
 import { IstiodInstance } from '../discovery/istiod-instance.js';
 import { FanoutResult, InstanceAnswer, isAnswer } from './fanout-result.js';
@@ -37,7 +38,10 @@ const GRPC_DEADLINE_GRACE_MS = 1_000;
  */
 @Injectable()
 export class FanoutService {
-  constructor(private readonly caller: UpstreamCaller) {}
+  constructor(
+    private readonly caller: UpstreamCaller,
+    private readonly clock: Clock,
+  ) {}
 
   fanOut(instances: IstiodInstance[], request: DiscoveryRequest, metadata: Metadata, options: FanoutOptions): Observable<FanoutResult[]> {
     if (instances.length === 0) return of([]);
@@ -45,7 +49,7 @@ export class FanoutService {
     // at once, and the concluding instance is never cut off by its own signal.
     const concluded$ = new ReplaySubject<string>(1);
     let arrivals = 0;
-    const deadline = new Date(Date.now() + options.timeoutMs + GRPC_DEADLINE_GRACE_MS);
+    const deadline = new Date(this.clock.now() + options.timeoutMs + GRPC_DEADLINE_GRACE_MS);
     const perInstance = instances.map((instance) => {
       const started = performance.now();
       const elapsed = () => Math.round(performance.now() - started);

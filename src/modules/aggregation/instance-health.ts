@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Clock } from '../../common/clock.js';
 import { FanoutResult, isAnswer, isError } from './fanout-result.js';
 
 export interface InstanceHealthRecord {
@@ -14,8 +15,10 @@ export class InstanceHealth {
   private readonly records = new Map<string, InstanceHealthRecord>();
   private readonly lastSuccessMs = new Map<string, number>();
 
+  constructor(private readonly clock: Clock) {}
+
   record(results: FanoutResult[]): void {
-    const now = new Date();
+    const now = new Date(this.clock.now());
     for (const result of results) {
       const record = this.records.get(result.instance.name) ?? {};
       if (isAnswer(result)) {
@@ -31,7 +34,7 @@ export class InstanceHealth {
   }
 
   markReachable(name: string): void {
-    this.lastSuccessMs.set(name, Date.now());
+    this.lastSuccessMs.set(name, this.clock.now());
   }
 
   get(name: string): InstanceHealthRecord {

@@ -3,7 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { DiscoveryRequest } from '../../common/xds-types.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { AggregateOutcome } from './aggregation.service.js';
+import { AggregateOutcome } from './aggregate-outcome.js';
 
 /** One log line and one requests_total sample per istioctl request; never the caller's token. */
 @Injectable()

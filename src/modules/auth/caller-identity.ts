@@ -6,6 +6,12 @@ export interface CallerIdentity {
   serviceAccount?: string;
   /** Token expiry in ms since epoch, when known. */
   expiresAtMs?: number;
+  /**
+   * The cluster whose API server accepted the token (AUTH_CLUSTERS, AUTH_CLUSTER_ID, remote
+   * secrets); sent to istiod as `clusterid`. Unset when no cluster ID is known (jwks, none, or a
+   * single cluster without AUTH_CLUSTER_ID): the caller's own `clusterid` is then forwarded as is.
+   */
+  clusterId?: string;
 }
 
 const SERVICE_ACCOUNT_SUBJECT = /^system:serviceaccount:([^:]+):([^:]+)$/;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { JSONWebKeySet, JWTVerifyGetKey, createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
+import { Clock } from '../../common/clock.js';
 import { ConfigError } from '../../config/config.error.js';
 import { CallerIdentity, TokenRejected, identityFromSubject } from './caller-identity.js';
 import { rejectionFromJose } from './jwt-claims.js';
@@ -10,6 +11,8 @@ export interface JwksVerifierOptions {
   issuer?: string;
   jwksUri?: string;
   jwksFile?: string;
+  /** What `exp` and `nbf` are checked against. */
+  clock: Clock;
 }
 
 /**
@@ -30,7 +33,8 @@ export class JwksVerifier extends TokenVerifier {
   async verify(token: string): Promise<CallerIdentity> {
     try {
       const keys = this.keys ?? (this.keys = await discoverJwks(this.options.issuer!));
-      const { payload } = await jwtVerify(token, keys, { audience: this.options.audiences, issuer: this.options.issuer });
+      const { audiences: audience, issuer, clock } = this.options;
+      const { payload } = await jwtVerify(token, keys, { audience, issuer, currentDate: new Date(clock.now()) });
       if (!payload.sub) throw new TokenRejected('token has no subject');
       return identityFromSubject(payload.sub, payload.exp ? payload.exp * 1000 : undefined);
     } catch (err) {

@@ -8,6 +8,8 @@ import { CallerIdentity, TokenRejected } from './caller-identity.js';
 import { TokenVerifier } from './token-verifier.js';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
+/** A caller-chosen `clusterid` is echoed in errors and logs only this far. */
+const MAX_ECHOED_CLUSTER_ID = 128;
 export const MISSING_TOKEN_MESSAGE =
   'missing bearer token in the "authorization" metadata: istioctl sends its token only in its default mode, ' +
   'not with --plaintext or --cert-dir; drop those flags (TLS is served on this port)';
@@ -30,6 +32,7 @@ export class JwtGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const metadata = context.switchToRpc().getContext<Metadata>();
     const identity = await this.authenticate(metadata);
+    this.checkClusterId(metadata, identity);
     this.authorize(identity);
     this.metrics.tokenVerifications.inc({ mode: this.verifier.mode, result: 'ok' });
     this.identities.set(metadata, identity);
@@ -47,6 +50,23 @@ export class JwtGuard implements CanActivate {
     } catch (err) {
       const reason = err instanceof TokenRejected ? err.reason : 'token could not be verified';
       throw this.reject(status.UNAUTHENTICATED, `authentication failed: ${reason}`);
+    }
+  }
+
+  /**
+   * The proxy sends istiod `clusterid` = the cluster that accepted the token; a caller claiming
+   * another one would have istiod review the token against the wrong cluster, so it is refused.
+   */
+  private checkClusterId(metadata: Metadata, identity: CallerIdentity): void {
+    if (!identity.clusterId) return;
+    for (const value of metadata.get('clusterid')) {
+      const claimed = String(value);
+      if (claimed === identity.clusterId) continue;
+      throw this.reject(
+        status.PERMISSION_DENIED,
+        `clusterid ${JSON.stringify(claimed.slice(0, MAX_ECHOED_CLUSTER_ID))} does not match the cluster ` +
+          `${JSON.stringify(identity.clusterId)} that issued the token`,
+      );
     }
   }
 

@@ -1,101 +1,122 @@
 import { createHash } from 'node:crypto';
-import { AuthenticationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { CallerIdentity, TokenRejected, identityFromSubject } from './caller-identity.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { Clock } from '../../common/clock.js';
+import { AuthCluster, AuthClusters } from './auth-clusters.js';
+import { CallerIdentity, TokenRejected } from './caller-identity.js';
+import { ClusterTokenReview, TokenReviewOutcome } from './cluster-token-review.js';
 import { unverifiedClaims } from './jwt-claims.js';
 import { TokenVerifier } from './token-verifier.js';
 
+/** How many clusters' reasons a rejection names before "and N more". */
+const MAX_REASONS_NAMED = 5;
+
 export interface TokenReviewVerifierOptions {
-  kubeConfig: KubeConfig;
+  /** The clusters a token is reviewed against, in parallel (AUTH_CLUSTERS, remote secrets). */
+  clusters?: AuthClusters;
+  /** Shorthand for one cluster without an ID (AUTH_KUBECONFIG), when `clusters` is not given. */
+  kubeConfig?: KubeConfig;
   audiences: string[];
   /** Bounded cache of successful reviews, keyed by a hash of the token (never the token itself). */
   maxCacheEntries?: number;
   /** Cache lifetime for a token without `exp`. */
   defaultTtlMs?: number;
-  now?: () => number;
-  onReview?: (outcome: 'authenticated' | 'rejected' | 'error') => void;
+  /** What token expiry (`exp`, `nbf`) and cache lifetimes are checked against. */
+  clock: Clock;
+  onReview?: (outcome: TokenReviewOutcome) => void;
   onCacheHit?: () => void;
 }
 
 interface CacheEntry {
   identity: CallerIdentity;
   expiresAtMs: number;
+  /** The cluster that accepted the token: the entry is stale once it is removed or replaced. */
+  cluster: AuthCluster;
+}
+
+interface Accepted {
+  identity: CallerIdentity;
+  cluster: AuthCluster;
 }
 
 /**
  * AUTH_MODE=tokenreview: what istiod itself does. The API server that issued the caller's token
- * says whether it is valid for the requested audiences. Successful reviews are cached until the
- * token expires, and concurrent reviews of one token are shared, so a burst makes one review.
+ * says whether it is valid for the requested audiences; with several clusters, each is asked and
+ * the identity names the one that accepted. Successful reviews are cached (with that cluster) until
+ * the token expires, and concurrent reviews of one token are shared, so a burst makes one review.
  */
 export class TokenReviewVerifier extends TokenVerifier {
   readonly mode = 'tokenreview';
-  private readonly api: AuthenticationV1Api;
+  readonly clusters: AuthClusters;
   private readonly cache = new Map<string, CacheEntry>();
-  private readonly inFlight = new Map<string, Promise<CallerIdentity>>();
-  private readonly now: () => number;
+  private readonly inFlight = new Map<string, Promise<Accepted>>();
 
   constructor(private readonly options: TokenReviewVerifierOptions) {
     super();
-    this.api = options.kubeConfig.makeApiClient(AuthenticationV1Api);
-    this.now = options.now ?? Date.now;
+    this.clusters = options.clusters ?? singleCluster(options);
   }
 
   async verify(token: string): Promise<CallerIdentity> {
     const claims = unverifiedClaims(token);
-    const nowSeconds = this.now() / 1000;
+    const now = this.options.clock.now();
+    const nowSeconds = now / 1000;
     // Cheap local checks first: no API round trip for a token that cannot be valid.
     if (claims.exp !== undefined && claims.exp <= nowSeconds) throw new TokenRejected('token expired');
     if (claims.nbf !== undefined && claims.nbf > nowSeconds + 60) throw new TokenRejected('token not yet valid');
     const key = createHash('sha256').update(token).digest('base64url');
     const cached = this.cache.get(key);
-    if (cached && cached.expiresAtMs > this.now()) {
+    if (cached && cached.expiresAtMs > now && this.clusters.isCurrent(cached.cluster)) {
       this.options.onCacheHit?.();
       return cached.identity;
     }
     const pending = this.inFlight.get(key);
     if (pending) {
       this.options.onCacheHit?.();
-      return pending;
+      return (await pending).identity;
     }
     const review = this.review(token, claims.exp).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, review);
-    const identity = await review;
-    this.remember(key, identity);
-    return identity;
+    const accepted = await review;
+    this.remember(key, accepted);
+    return accepted.identity;
   }
 
-  private async review(token: string, exp: number | undefined): Promise<CallerIdentity> {
-    let status;
+  /**
+   * Every known cluster reviews the token at once; the first to accept wins (tokens of different
+   * clusters are signed by different keys, so at most one should). All rejecting: each one's reason.
+   */
+  private async review(token: string, exp: number | undefined): Promise<Accepted> {
+    const clusters = this.clusters.all();
+    if (clusters.length === 0) throw new TokenRejected('token could not be verified: no cluster is known to review tokens');
+    const reviews = clusters.map(async (cluster) => ({ cluster, identity: await cluster.reviewer.review(token, exp) }));
     try {
-      const result = await this.api.createTokenReview({
-        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: this.options.audiences } },
-      });
-      status = result.status;
+      return await Promise.any(reviews);
     } catch (err) {
-      this.options.onReview?.('error');
-      const code = (err as { code?: number }).code;
-      throw new TokenRejected(`token could not be verified: TokenReview failed${code ? ` (${code})` : ''}`);
+      const reasons = (err as AggregateError).errors.map((e: unknown) =>
+        e instanceof TokenRejected ? e.reason : 'token could not be verified',
+      );
+      if (clusters.length === 1) throw new TokenRejected(reasons[0]);
+      const named = clusters.slice(0, MAX_REASONS_NAMED).map((cluster, i) => `${cluster.id || '(no ID)'}: ${reasons[i]}`);
+      const more = clusters.length > MAX_REASONS_NAMED ? `; and ${clusters.length - MAX_REASONS_NAMED} more` : '';
+      throw new TokenRejected(`token rejected by all ${clusters.length} known clusters (${named.join('; ')}${more})`);
     }
-    if (!status?.authenticated || !status.user?.username) {
-      this.options.onReview?.('rejected');
-      throw new TokenRejected(`token rejected by the Kubernetes API${status?.error ? `: ${status.error}` : ''}`);
-    }
-    const granted = status.audiences ?? [];
-    if (granted.length > 0 && !granted.some((audience) => this.options.audiences.includes(audience))) {
-      this.options.onReview?.('rejected');
-      throw new TokenRejected(`token audience not accepted (expected one of: ${this.options.audiences.join(', ')})`);
-    }
-    this.options.onReview?.('authenticated');
-    return identityFromSubject(status.user.username, exp ? exp * 1000 : undefined);
   }
 
-  private remember(key: string, identity: CallerIdentity): void {
-    const expiresAtMs = identity.expiresAtMs ?? this.now() + (this.options.defaultTtlMs ?? 60_000);
+  private remember(key: string, { identity, cluster }: Accepted): void {
+    const expiresAtMs = identity.expiresAtMs ?? this.options.clock.now() + (this.options.defaultTtlMs ?? 60_000);
     const max = this.options.maxCacheEntries ?? 10_000;
     if (this.cache.size >= max) {
-      for (const [k, entry] of this.cache) if (entry.expiresAtMs <= this.now()) this.cache.delete(k);
+      for (const [k, entry] of this.cache) if (entry.expiresAtMs <= this.options.clock.now()) this.cache.delete(k);
       // Still full: drop the oldest insertion (Map keeps insertion order).
       while (this.cache.size >= max) this.cache.delete(this.cache.keys().next().value as string);
     }
-    this.cache.set(key, { identity, expiresAtMs });
+    this.cache.set(key, { identity, expiresAtMs, cluster });
   }
+}
+
+function singleCluster({ kubeConfig, audiences, onReview }: TokenReviewVerifierOptions): AuthClusters {
+  if (!kubeConfig) throw new Error('TokenReviewVerifier needs clusters or a kubeConfig');
+  const clusters = new AuthClusters({ maxClusters: 1 });
+  const reviewer = new ClusterTokenReview({ clusterId: '', kubeConfig, audiences, onReview });
+  clusters.set({ id: '', source: 'static', origin: 'AUTH_KUBECONFIG', reviewer });
+  return clusters;
 }

@@ -2,9 +2,9 @@ import { CoreV1Api, KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
 import { Logger } from '@nestjs/common';
 import { BehaviorSubject } from 'rxjs';
 import { ConfigError } from '../../config/config.error.js';
-import { BackoffOptions } from './kube/backoff.js';
-import { describeKubeError } from './kube/kube-error.js';
-import { ResilientWatch } from './kube/resilient-watch.js';
+import { BackoffOptions } from '../kubernetes/backoff.js';
+import { describeKubeError } from '../kubernetes/kube-error.js';
+import { ResilientWatch } from '../kubernetes/resilient-watch.js';
 import { TrustRoots } from './trust-roots.js';
 
 export const CA_CONFIGMAP_NAME = 'istio-ca-root-cert';

@@ -2,6 +2,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Module } from '@nestjs/common';
 import { concatMap } from 'rxjs';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
+import { KUBE_CONFIG } from '../kubernetes/kube-config.token.js';
+import { KubernetesModule } from '../kubernetes/kubernetes.module.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { DiscoveryMetrics } from './discovery.metrics.js';
 import { DiscoveryService } from './discovery.service.js';
@@ -11,15 +13,8 @@ import { IstiodInstance } from './istiod-instance.js';
 import { StaticInstanceSource } from './static.source.js';
 import { TrustRoots } from './trust-roots.js';
 
-export const KUBE_CONFIG = Symbol('KUBE_CONFIG');
-
-// The Kubernetes client is a large module (~75 MB resident): it is imported only when the
-// configuration needs a cluster, so static deployments do not carry it.
-
-function needsCluster(config: AppConfig): boolean {
-  const rootFromCluster = !config.upstreamCaFile && !config.upstreamInsecure && !config.upstreamPlaintext;
-  return config.discovery === 'kubernetes' || rootFromCluster;
-}
+// The Kubernetes client is a large module (~75 MB resident): the sources that use it are imported
+// only when the configuration needs a cluster, so static deployments do not carry it.
 
 async function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig, metrics: MetricsService): Promise<InstanceSource> {
   const { KubernetesInstanceSource, istiodSelector } = await import('./kubernetes.source.js');
@@ -45,16 +40,8 @@ async function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig, metri
 }
 
 @Module({
+  imports: [KubernetesModule],
   providers: [
-    {
-      provide: KUBE_CONFIG,
-      inject: [APP_CONFIG],
-      useFactory: async (config: AppConfig): Promise<KubeConfig | undefined> => {
-        if (!needsCluster(config)) return undefined;
-        const { loadKubeConfig } = await import('./kube/kube-config.factory.js');
-        return loadKubeConfig(config.kubeContext, config.kubeconfigPath);
-      },
-    },
     {
       provide: InstanceSource,
       inject: [APP_CONFIG, MetricsService, KUBE_CONFIG],
@@ -80,6 +67,6 @@ async function kubernetesSource(config: AppConfig, kubeConfig: KubeConfig, metri
     { provide: DiscoveryService, inject: [InstanceSource], useFactory: (source: InstanceSource) => new DiscoveryService(source) },
     DiscoveryMetrics,
   ],
-  exports: [DiscoveryService, TrustRoots, KUBE_CONFIG],
+  exports: [DiscoveryService, TrustRoots],
 })
 export class DiscoveryModule {}

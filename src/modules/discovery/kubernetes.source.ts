@@ -2,8 +2,8 @@ import { CoreV1Api, KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { Observable, ReplaySubject, share } from 'rxjs';
 import { InstanceSource } from './instance-source.js';
 import { IstiodInstance } from './istiod-instance.js';
-import { BackoffOptions } from './kube/backoff.js';
-import { ResilientWatch } from './kube/resilient-watch.js';
+import { BackoffOptions } from '../kubernetes/backoff.js';
+import { ResilientWatch } from '../kubernetes/resilient-watch.js';
 import { REVISION_LABEL, isReadyIstiod } from './pod-readiness.js';
 
 export interface KubernetesSourceOptions {

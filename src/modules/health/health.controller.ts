@@ -3,6 +3,9 @@ import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorResu
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
 import { CheckResult, INDICATOR_TIMEOUT_MS, ReadinessService } from './readiness.service.js';
 
+/** How long readyz waits for one indicator: probes inside get INDICATOR_TIMEOUT_MS, plus a margin to report their own outcome. */
+export const INDICATOR_DEADLINE_MS = INDICATOR_TIMEOUT_MS + 500;
+
 @Controller()
 export class HealthController {
   constructor(
@@ -24,26 +27,34 @@ export class HealthController {
   @HealthCheck()
   readyz(): Promise<HealthCheckResult> {
     const checks = [
-      () => this.indicate('shutdown', async () => this.readiness.shutdown()),
-      () => this.indicate('discovery', async () => this.readiness.discoveryState()),
-      () => this.indicate('auth', async () => this.readiness.auth()),
+      () => this.indicate('shutdown', () => this.readiness.shutdown()),
+      () => this.indicate('discovery', () => this.readiness.discoveryState()),
+      () => this.indicate('auth', () => this.readiness.auth()),
     ];
     if (this.config.readyRequiresReachable) checks.push(() => this.indicate('istiod', () => this.readiness.reachability()));
     return this.health.check(checks);
   }
 
   /** Each indicator has its own timeout and reports down rather than throwing. */
-  private async indicate(key: string, check: () => Promise<CheckResult>): Promise<HealthIndicatorResult> {
+  private async indicate(key: string, check: () => CheckResult | Promise<CheckResult>): Promise<HealthIndicatorResult> {
     const session = this.indicators.check(key);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<CheckResult>((resolve) => {
-      timer = setTimeout(
-        () => resolve({ up: false, details: { reason: `check timed out after ${INDICATOR_TIMEOUT_MS} ms` } }),
-        INDICATOR_TIMEOUT_MS + 500,
-      );
-    });
-    const result = await Promise.race([check().catch((err: Error) => ({ up: false, details: { reason: err.message } })), timedOut]);
-    clearTimeout(timer);
+    const result = await settleWithin(check, INDICATOR_DEADLINE_MS);
     return result.up ? session.up(result.details) : session.down(result.details);
   }
+}
+
+/** The check's result; down when it throws, rejects, or has not settled within `timeoutMs`. */
+function settleWithin(check: () => CheckResult | Promise<CheckResult>, timeoutMs: number): Promise<CheckResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<CheckResult>((resolve) => {
+    timer = setTimeout(() => resolve(down(`check timed out after ${timeoutMs} ms`)), timeoutMs);
+  });
+  const settled = Promise.resolve()
+    .then(check)
+    .catch((err: unknown) => down(err instanceof Error ? err.message : String(err)));
+  return Promise.race([settled, timedOut]).finally(() => clearTimeout(timer));
+}
+
+function down(reason: string): CheckResult {
+  return { up: false, details: { reason } };
 }

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { Clock } from '../../common/clock.js';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
 import { IstiodClientPool } from '../aggregation/istiod.client.js';
 import { InstanceHealth } from '../aggregation/instance-health.js';
@@ -24,6 +25,7 @@ export class ReadinessService {
     private readonly health: InstanceHealth,
     private readonly pool: IstiodClientPool,
     private readonly verifier: TokenVerifier,
+    private readonly clock: Clock,
   ) {}
 
   shutdown(): CheckResult {
@@ -41,7 +43,7 @@ export class ReadinessService {
   /** READY_REQUIRES_REACHABLE: some istiod answered a request or a connection probe within the window. */
   async reachability(): Promise<CheckResult> {
     const instances = this.discovery.snapshot();
-    const since = Date.now() - this.config.reachableWindowMs;
+    const since = this.clock.now() - this.config.reachableWindowMs;
     const recent = instances.filter((i) => (this.health.lastSuccess(i.name) ?? 0) >= since).map((i) => i.name);
     if (recent.length > 0) return { up: true, details: { reachable: recent } };
     const probes = await Promise.all(instances.map(async (i) => ((await this.pool.probe(i, INDICATOR_TIMEOUT_MS)) ? i.name : undefined)));

@@ -72,6 +72,12 @@ export class MetricsService {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  readonly authClusters = new Gauge({
+    name: `${PREFIX}auth_clusters`,
+    help: 'Clusters whose ServiceAccount tokens are accepted (AUTH_MODE=tokenreview), by source (static, remote-secret)',
+    labelNames: ['source'] as const,
+    registers: [this.registry],
+  });
   readonly openStreams = new Gauge({
     name: `${PREFIX}open_streams`,
     help: 'istioctl streams currently open',

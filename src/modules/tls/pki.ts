@@ -30,7 +30,7 @@ function serial(): string {
 }
 
 async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify']));
+  return await webcrypto.subtle.generateKey(EC_ALGORITHM, true, ['sign', 'verify']);
 }
 
 /**

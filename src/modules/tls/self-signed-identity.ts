@@ -27,7 +27,7 @@ export async function createSelfSignedIdentity(names: readonly string[]): Promis
 }
 
 /** Half the remaining lifetime: the process may run longer than the short-lived certificate. */
-export function renewalDelayMs(identity: ServingIdentity, now = Date.now()): number {
+export function renewalDelayMs(identity: ServingIdentity, now: number): number {
   const halfLife = (Date.parse(identity.leaf.validTo) - now) / 2;
   return Math.min(MAX_TIMER_DELAY_MS, Math.max(MIN_RENEWAL_DELAY_MS, halfLife));
 }

@@ -1,5 +1,6 @@
 import { ServerCredentials } from '@grpc/grpc-js';
 import { Logger } from '@nestjs/common';
+import { Clock } from '../../common/clock.js';
 import { ConfigError } from '../../config/config.error.js';
 import { createSelfSignedIdentity, defaultSelfSignedNames } from './self-signed-identity.js';
 import { describeCertificate, type ServingIdentity } from './serving-material.js';
@@ -21,6 +22,8 @@ export interface ServingCredentialsOptions {
   refreshIntervalMs?: number;
   /** DNS names and IPs for the ephemeral certificate; defaults to localhost, the host name and loopback. */
   selfSignedNames?: string[];
+  /** When the self-signed certificate is due for renewal is measured against this clock. */
+  clock?: Clock;
 }
 
 export interface ServingCredentials {
@@ -61,6 +64,7 @@ export async function createServingCredentials(
     refreshIntervalMs,
     regenerate: generated && (() => createSelfSignedIdentity(names)),
     logger,
+    clock: options.clock,
   });
 
   const serving = describeCertificate(initial.identity.leaf);

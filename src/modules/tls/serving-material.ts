@@ -27,7 +27,7 @@ export function parseServingIdentity(certPem: Buffer | string, keyPem: Buffer | 
   try {
     key = createPrivateKey(keyPem);
   } catch (err) {
-    throw new Error(`the key file holds no usable PEM private key (${(err as Error).message})`);
+    throw new Error(`the key file holds no usable PEM private key (${(err as Error).message})`, { cause: err });
   }
   const leaf = certificates[0];
   if (!leaf.checkPrivateKey(key)) throw new Error(`the private key does not match the certificate ${describeCertificate(leaf)}`);
@@ -66,7 +66,7 @@ function parseCertificates(pem: Buffer | string, what: string): X509Certificate[
     try {
       return new X509Certificate(block);
     } catch (err) {
-      throw new Error(`certificate ${index + 1} in ${what} cannot be parsed (${(err as Error).message})`);
+      throw new Error(`certificate ${index + 1} in ${what} cannot be parsed (${(err as Error).message})`, { cause: err });
     }
   });
 }

@@ -1,5 +1,6 @@
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { ReloadableServerCredentials } from './reloadable-server-credentials.js';
+import { ReloadableServerCredentials } from '../../adapters/grpc-js.adapter.js';
+import { Clock, SystemClock } from '../../common/clock.js';
 import { renewalDelayMs } from './self-signed-identity.js';
 import { describeCertificate, secureContextOptions, type ServingIdentity } from './serving-material.js';
 import { toTlsMaterial, type TlsMaterial, type WatchedFile } from './tls-material.js';
@@ -20,6 +21,8 @@ export interface TlsReloaderOptions {
   /** Set for the self-signed identity, which is replaced before it expires. */
   regenerate?: () => Promise<ServingIdentity>;
   logger: ServingLogger;
+  /** What certificate lifetimes are measured against; the system clock unless a spec sets one. */
+  clock?: Clock;
 }
 
 /**
@@ -33,9 +36,11 @@ export class TlsReloader {
   private readonly poller?: FilePoller;
   private renewal?: NodeJS.Timeout;
   private closed = false;
+  private readonly clock: Clock;
 
   constructor(private readonly options: TlsReloaderOptions) {
     this.current = options.initial;
+    this.clock = options.clock ?? new SystemClock();
     const serverOptions = {
       // Fixed for the listener's lifetime: whether client certificates are demanded cannot change on reload.
       requestCert: options.initial.clientCa !== undefined,
@@ -87,7 +92,7 @@ export class TlsReloader {
   private scheduleRenewal(): void {
     const regenerate = this.options.regenerate;
     if (!regenerate || this.closed) return;
-    this.renewal = setTimeout(() => void this.renew(regenerate), renewalDelayMs(this.current.identity));
+    this.renewal = setTimeout(() => void this.renew(regenerate), renewalDelayMs(this.current.identity, this.clock.now()));
     this.renewal.unref();
   }
 

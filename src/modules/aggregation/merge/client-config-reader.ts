@@ -1,57 +1,149 @@
 import protobuf from 'protobufjs';
-import { WIRE_LENGTH_DELIMITED, readNestedString } from '../../../common/protobuf-wire.js';
+import { WIRE_LENGTH_DELIMITED, WIRE_VARINT } from '../../../common/protobuf-wire.js';
 
 export const CLIENT_CONFIG_TYPE_URL = 'type.googleapis.com/envoy.service.status.v3.ClientConfig';
 
 /** What syncz de-duplication needs from a ClientConfig, read without decoding the rest. */
 export interface ClientConfigKey {
+  /** `node.id`: only `<pod>.<namespace>`, so not unique across clusters. */
   nodeId: string;
+  /** `node.metadata.CLUSTER_ID` ('' when absent or not a string): with nodeId, the identity of a proxy. */
+  clusterId: string;
   /** max(generic_xds_configs[].last_updated) in ms since epoch; 0 when none is set. */
   lastUpdatedMs: number;
+  /** Some type is STALE: pushed but never acknowledged, which is what a dead connection looks like. */
+  stale: boolean;
 }
 
-// Field numbers from envoy/service/status/v3/csds.proto and google/protobuf/timestamp.proto.
+// Field numbers from envoy/service/status/v3/csds.proto, envoy/config/core/v3/base.proto,
+// google/protobuf/struct.proto and google/protobuf/timestamp.proto.
 const CLIENT_CONFIG_NODE = 1;
+const CLIENT_CONFIG_XDS_CONFIG = 2; // deprecated PerXdsConfig list, still read for its status
 const CLIENT_CONFIG_GENERIC_XDS_CONFIGS = 3;
 const NODE_ID = 1;
+const NODE_METADATA = 3;
+const STRUCT_FIELDS = 1;
+const MAP_ENTRY_KEY = 1;
+const MAP_ENTRY_VALUE = 2;
+const VALUE_STRING = 3;
+const PER_XDS_CONFIG_STATUS = 1;
 const GENERIC_XDS_CONFIG_LAST_UPDATED = 5;
+const GENERIC_XDS_CONFIG_STATUS = 6;
 const TIMESTAMP_SECONDS = 1;
 const TIMESTAMP_NANOS = 2;
+/** envoy.service.status.v3.ConfigStatus.STALE */
+const CONFIG_STATUS_STALE = 3;
+const CLUSTER_ID_KEY = 'CLUSTER_ID';
 
 /**
- * Walks the wire format directly: syncz answers can hold tens of thousands of ClientConfigs and
- * the proxy only needs two fields of each, so a full decode would be wasted work.
+ * Walks the wire format directly: syncz answers can hold tens of thousands of ClientConfigs and the
+ * proxy only needs a few fields of each, so a full decode would be wasted work. The Struct's map
+ * entries are looked up by key, never by position or bytes: Go marshals maps in random order.
  */
 export function readClientConfigKey(bytes: Uint8Array): ClientConfigKey {
   const reader = protobuf.Reader.create(bytes);
-  let nodeId = '';
-  let lastUpdatedMs = 0;
+  const key: ClientConfigKey = { nodeId: '', clusterId: '', lastUpdatedMs: 0, stale: false };
   while (reader.pos < reader.len) {
     const tag = reader.uint32();
     const field = tag >>> 3;
     const wireType = tag & 7;
-    if (field === CLIENT_CONFIG_NODE && wireType === WIRE_LENGTH_DELIMITED) {
-      nodeId = readNestedString(reader, NODE_ID);
-    } else if (field === CLIENT_CONFIG_GENERIC_XDS_CONFIGS && wireType === WIRE_LENGTH_DELIMITED) {
-      lastUpdatedMs = Math.max(lastUpdatedMs, readLastUpdated(reader, reader.uint32() + reader.pos));
+    if (wireType !== WIRE_LENGTH_DELIMITED) {
+      reader.skipType(wireType);
+    } else if (field === CLIENT_CONFIG_NODE) {
+      readNode(reader, endOf(reader), key);
+    } else if (field === CLIENT_CONFIG_GENERIC_XDS_CONFIGS) {
+      readGenericXdsConfig(reader, endOf(reader), key);
+    } else if (field === CLIENT_CONFIG_XDS_CONFIG) {
+      // Read before combining: `||=` would skip the read, and with it the bytes, once stale is true.
+      const status = readStatus(reader, endOf(reader), PER_XDS_CONFIG_STATUS);
+      key.stale = key.stale || status === CONFIG_STATUS_STALE;
     } else {
       reader.skipType(wireType);
     }
   }
-  return { nodeId, lastUpdatedMs };
+  return key;
 }
 
-function readLastUpdated(reader: protobuf.Reader, end: number): number {
-  let ms = 0;
+/** Reads a length prefix; the evaluation order (length first, then position) matters. */
+function endOf(reader: protobuf.Reader): number {
+  return reader.uint32() + reader.pos;
+}
+
+function readNode(reader: protobuf.Reader, end: number, key: ClientConfigKey): void {
   while (reader.pos < end) {
     const tag = reader.uint32();
-    if (tag >>> 3 === GENERIC_XDS_CONFIG_LAST_UPDATED && (tag & 7) === WIRE_LENGTH_DELIMITED) {
-      ms = readTimestamp(reader, reader.uint32() + reader.pos);
+    const isBytes = (tag & 7) === WIRE_LENGTH_DELIMITED;
+    if (isBytes && tag >>> 3 === NODE_ID) key.nodeId = reader.string();
+    else if (isBytes && tag >>> 3 === NODE_METADATA)
+      key.clusterId = readStructString(reader, endOf(reader), CLUSTER_ID_KEY) ?? key.clusterId;
+    else reader.skipType(tag & 7);
+  }
+}
+
+/** The string value of `wanted` in a Struct, or undefined. A repeated key: the last one wins, as in protobuf maps. */
+function readStructString(reader: protobuf.Reader, end: number, wanted: string): string | undefined {
+  let found: string | undefined;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === STRUCT_FIELDS && (tag & 7) === WIRE_LENGTH_DELIMITED) {
+      const entry = readMapEntry(reader, endOf(reader));
+      if (entry.key === wanted) found = entry.stringValue ?? '';
     } else {
       reader.skipType(tag & 7);
     }
   }
-  return ms;
+  return found;
+}
+
+/** One `map<string, Value>` entry; key and value may come in either order. */
+function readMapEntry(reader: protobuf.Reader, end: number): { key: string; stringValue?: string } {
+  let key = '';
+  let stringValue: string | undefined;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const isBytes = (tag & 7) === WIRE_LENGTH_DELIMITED;
+    if (isBytes && tag >>> 3 === MAP_ENTRY_KEY) key = reader.string();
+    else if (isBytes && tag >>> 3 === MAP_ENTRY_VALUE) stringValue = readValueString(reader, endOf(reader));
+    else reader.skipType(tag & 7);
+  }
+  return { key, stringValue };
+}
+
+function readValueString(reader: protobuf.Reader, end: number): string | undefined {
+  let value: string | undefined;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === VALUE_STRING && (tag & 7) === WIRE_LENGTH_DELIMITED) value = reader.string();
+    else reader.skipType(tag & 7);
+  }
+  return value;
+}
+
+function readGenericXdsConfig(reader: protobuf.Reader, end: number, key: ClientConfigKey): void {
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    const field = tag >>> 3;
+    const wireType = tag & 7;
+    if (field === GENERIC_XDS_CONFIG_LAST_UPDATED && wireType === WIRE_LENGTH_DELIMITED) {
+      key.lastUpdatedMs = Math.max(key.lastUpdatedMs, readTimestamp(reader, endOf(reader)));
+    } else if (field === GENERIC_XDS_CONFIG_STATUS && wireType === WIRE_VARINT) {
+      const status = reader.int32();
+      key.stale = key.stale || status === CONFIG_STATUS_STALE;
+    } else {
+      reader.skipType(wireType);
+    }
+  }
+}
+
+/** The enum at `field` of a sub-message (0, UNKNOWN, when absent). */
+function readStatus(reader: protobuf.Reader, end: number, field: number): number {
+  let value = 0;
+  while (reader.pos < end) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === field && (tag & 7) === WIRE_VARINT) value = reader.int32();
+    else reader.skipType(tag & 7);
+  }
+  return value;
 }
 
 function readTimestamp(reader: protobuf.Reader, end: number): number {
@@ -59,7 +151,7 @@ function readTimestamp(reader: protobuf.Reader, end: number): number {
   let nanos = 0;
   while (reader.pos < end) {
     const tag = reader.uint32();
-    if (tag >>> 3 === TIMESTAMP_SECONDS) seconds = Number(reader.int64().toString());
+    if (tag >>> 3 === TIMESTAMP_SECONDS) seconds = protobuf.util.LongBits.from(reader.int64()).toNumber();
     else if (tag >>> 3 === TIMESTAMP_NANOS) nanos = reader.int32();
     else reader.skipType(tag & 7);
   }

@@ -5,7 +5,6 @@ import { MergeStrategy, emptyResponse } from './merge-strategy.js';
 /** The default for any type URL no other strategy claims: every resource of every answer, in pod order. */
 export class ConcatenateStrategy implements MergeStrategy {
   readonly name: string = 'concatenate';
-  readonly typeUrl: MergeStrategy['typeUrl'] = () => true;
 
   merge(request: DiscoveryRequest, answers: InstanceAnswer[]): DiscoveryResponse {
     const response = emptyResponse(request, answers[0]?.response.version_info ?? '');

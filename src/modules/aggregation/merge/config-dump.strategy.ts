@@ -10,7 +10,6 @@ import { MergeStrategy, emptyResponse } from './merge-strategy.js';
 @MergeStrategy('istio.io/debug/config_dump')
 export class ConfigDumpStrategy implements MergeStrategy {
   readonly name = 'config_dump';
-  readonly typeUrl = 'istio.io/debug/config_dump';
 
   isConclusive(_request: DiscoveryRequest, answer: InstanceAnswer): boolean {
     return answer.response.resources.length > 0;

@@ -5,5 +5,4 @@ import { MergeStrategy } from './merge-strategy.js';
 @MergeStrategy('istio.io/connections')
 export class ConnectionsStrategy extends ConcatenateStrategy {
   override readonly name = 'connections';
-  override readonly typeUrl = 'istio.io/connections';
 }

@@ -1,5 +1,8 @@
-/** How an `istio.io/debug` path is merged (../shared/protocol.md §5; the classes are our contract). */
-export type DebugPathClass = 'union' | 'proxy-scoped' | 'mesh-wide' | 'replica-local' | 'action' | 'unknown';
+/**
+ * How an `istio.io/debug` path is merged (docs/protocol.md §5.6; the classes are our choice, not Istio's):
+ * `replica-local` bodies are answered labelled by replica, `profile` paths go to one replica only.
+ */
+export type DebugPathClass = 'union' | 'proxy-scoped' | 'mesh-wide' | 'replica-local' | 'profile' | 'action' | 'unknown';
 
 const UNION_PATHS = new Set(['syncz', 'adsz', 'connections', 'instancesz']);
 const PROXY_SCOPED_PATHS = new Set(['config_dump', 'edsz', 'ndsz', 'ecdsz', 'sidecarz', 'telemetryz', 'adsz', 'force_disconnect']);
@@ -10,7 +13,6 @@ const MESH_WIDE_PATHS = new Set([
   'resourcesz',
   'mesh',
   'inject',
-  'clusterz',
   'networkz',
   'mcsz',
   'endpointShardz',
@@ -20,7 +22,11 @@ const MESH_WIDE_PATHS = new Set([
   'pushcontext',
   'telemetryz',
 ]);
-const REPLICA_LOCAL_PATHS = new Set(['push_status', 'cachez', 'krtz']);
+/** Each replica's own state (clusterz: its remote-cluster informers), so every replica's body is shown. */
+const REPLICA_LOCAL_PATHS = new Set(['clusterz', 'push_status', 'cachez', 'krtz']);
+/** Go's net/http/pprof: `profile` samples for `seconds` (default 30), `trace` records for `seconds` (default 1). */
+const PROFILE_PATH = /^pprof(\/|$)/;
+const DEFAULT_PROFILE_SECONDS: Record<string, number> = { 'pprof/profile': 30, 'pprof/trace': 1 };
 
 export interface DebugPath {
   path: string;
@@ -37,7 +43,15 @@ export function parseDebugPath(resourceName: string): DebugPath {
   return { path, query, pathClass: classify(path, query), pretty: query.has('pretty') };
 }
 
+/** How long a profile path runs before it answers, in ms: its `seconds` query, else Go's default (0 for instant ones). */
+export function profileRunMs({ path, query }: DebugPath): number {
+  const seconds = Number(query.get('seconds') ?? Number.NaN);
+  const run = Number.isFinite(seconds) && seconds > 0 ? seconds : (DEFAULT_PROFILE_SECONDS[path] ?? 0);
+  return run * 1000;
+}
+
 function classify(path: string, query: URLSearchParams): DebugPathClass {
+  if (PROFILE_PATH.test(path)) return 'profile';
   if ((path === 'adsz' && query.get('push') === 'true') || (path === 'cachez' && query.get('clear') === 'true')) return 'action';
   if (query.has('proxyID') && PROXY_SCOPED_PATHS.has(path)) return 'proxy-scoped';
   if (UNION_PATHS.has(path)) return 'union';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { answer, debugAny, request, response } from '../../../../test/kit/xds-fixtures.js';
-import { parseDebugPath } from './debug-path.js';
-import { InternalDebugStrategy } from './internal-debug.strategy.js';
+import { answer, debugAny, instance, request, response } from '../../../../test/kit/xds-fixtures.js';
+import { parseDebugPath, profileRunMs } from './debug-path.js';
+import { InternalDebugStrategy, PROFILE_MARGIN_MS } from './internal-debug.strategy.js';
 
 const DEBUG = 'istio.io/debug';
 const NOT_CONNECTED = 'Proxy not connected to this Pilot instance. It may be connected to another instance.\n';
@@ -23,16 +23,54 @@ describe('InternalDebugStrategy', () => {
     expect(parseDebugPath('config_dump?proxyID=a.b').pathClass).toBe('proxy-scoped');
     expect(parseDebugPath('telemetryz').pathClass).toBe('mesh-wide');
     expect(parseDebugPath('push_status').pathClass).toBe('replica-local');
+    expect(parseDebugPath('clusterz').pathClass).toBe('replica-local');
+    expect(parseDebugPath('cachez?clear=true').pathClass).toBe('action');
+    expect(parseDebugPath('pprof/profile?seconds=30').pathClass).toBe('profile');
+    expect(parseDebugPath('pprof/').pathClass).toBe('profile');
+    expect(parseDebugPath('/debug/pprof/heap').pathClass).toBe('profile');
     expect(parseDebugPath('nope').pathClass).toBe('unknown');
     expect(parseDebugPath('/debug/configz').path).toBe('configz');
   });
 
-  it('unions syncz arrays, de-duplicated on proxy', () => {
+  it('unions syncz arrays, de-duplicated on (cluster_id, proxy)', () => {
     const body = run('syncz', [
-      JSON.stringify([{ proxy: 'a.ns' }, { proxy: 'b.ns' }]),
-      JSON.stringify([{ proxy: 'b.ns' }, { proxy: 'c.ns' }]),
+      JSON.stringify([{ proxy: 'a.ns' }, { cluster_id: 'east', proxy: 'b.ns' }]),
+      JSON.stringify([{ cluster_id: 'east', proxy: 'b.ns' }, { cluster_id: 'west', proxy: 'b.ns' }, { proxy: 'c.ns' }]),
     ]);
-    expect(JSON.parse(body).map((e: { proxy: string }) => e.proxy)).toEqual(['a.ns', 'b.ns', 'c.ns']);
+    expect(JSON.parse(body)).toEqual([
+      { proxy: 'a.ns' },
+      { cluster_id: 'east', proxy: 'b.ns' },
+      { cluster_id: 'west', proxy: 'b.ns' },
+      { proxy: 'c.ns' },
+    ]);
+  });
+
+  it('keeps the live syncz entry of a reconnected proxy: STALE (sent ≠ acked) loses even when pushed later', () => {
+    const nonce = (time: string) => `${time}/42c0ffee-0000-4000-8000-000000000000`;
+    const dead = {
+      cluster_id: 'east',
+      proxy: 'r.ns',
+      cluster_sent: nonce('2026-01-01T00:09:00Z'),
+      cluster_acked: nonce('2026-01-01T00:08:00Z'),
+    };
+    const live = {
+      cluster_id: 'east',
+      proxy: 'r.ns',
+      cluster_sent: nonce('2026-01-01T00:01:00Z'),
+      cluster_acked: nonce('2026-01-01T00:01:00Z'),
+    };
+    const newer = { ...live, cluster_sent: nonce('2026-01-01T00:02:00Z'), cluster_acked: nonce('2026-01-01T00:02:00Z') };
+    const logs: string[] = [];
+    expect(JSON.parse(run('syncz', [JSON.stringify([dead]), JSON.stringify([live])], logs))).toEqual([live]);
+    expect(JSON.parse(run('syncz', [JSON.stringify([live]), JSON.stringify([newer])], logs))).toEqual([newer]);
+    expect(JSON.parse(run('syncz', [JSON.stringify([{ proxy: 'x.ns', v: 1 }]), JSON.stringify([{ proxy: 'x.ns', v: 2 }])], logs))).toEqual([
+      { proxy: 'x.ns', v: 1 },
+    ]);
+    expect(logs).toEqual([
+      'internal-debug syncz: 1 proxy reported by more than one istiod: 1 kept the non-STALE copy, 0 kept the newest push (sent nonce), 0 tie → first replica',
+      'internal-debug syncz: 1 proxy reported by more than one istiod: 0 kept the non-STALE copy, 1 kept the newest push (sent nonce), 0 tie → first replica',
+      'internal-debug syncz: 1 proxy reported by more than one istiod: 0 kept the non-STALE copy, 0 kept the newest push (sent nonce), 1 tie → first replica',
+    ]);
   });
 
   it('sums and concatenates adsz/connections client lists; a non-JSON body contributes nothing', () => {
@@ -55,12 +93,26 @@ describe('InternalDebugStrategy', () => {
     expect(run('config_dump?proxyID=r.ns', [NOT_CONNECTED, NOT_CONNECTED])).toBe(NOT_CONNECTED);
   });
 
-  it('answers mesh-wide and unknown paths from the first replica, logs replica-local ones', () => {
+  it('answers mesh-wide and unknown paths from the first replica', () => {
     expect(run('configz', ['first', 'second'])).toBe('first');
     expect(run('nope', ['404 page not found\n', '404 page not found\n'])).toBe('404 page not found\n');
-    const logs: string[] = [];
-    expect(run('push_status', ['{"a":1}', '{"b":2}'], logs)).toBe('{"a":1}');
-    expect(logs[0]).toContain('replica-local');
+  });
+
+  it('labels replica-local bodies (clusterz, push_status, cachez, krtz) by replica: JSON parsed, other text raw', () => {
+    const clusterz = run('clusterz', [
+      JSON.stringify([{ id: 'east', syncStatus: 'synced' }]),
+      JSON.stringify([{ id: 'east', syncStatus: 'timeout' }]),
+      '404 page not found\n',
+    ]);
+    expect(JSON.parse(clusterz)).toEqual({
+      'istiod-0': [{ id: 'east', syncStatus: 'synced' }],
+      'istiod-1': [{ id: 'east', syncStatus: 'timeout' }],
+      'istiod-2': '404 page not found\n',
+    });
+    expect(clusterz).not.toContain('\n  ');
+    const pretty = run('push_status?pretty', ['{"a":1}', '{"b":2}']);
+    expect(JSON.parse(pretty)).toEqual({ 'istiod-0': { a: 1 }, 'istiod-1': { b: 2 } });
+    expect(pretty).toContain('\n  "istiod-0": {\n    "a": 1');
   });
 
   it('runs actions on every replica and joins the bodies', () => {
@@ -69,5 +121,35 @@ describe('InternalDebugStrategy', () => {
 
   it('returns the first body when no union body is JSON', () => {
     expect(run('syncz', ['404 page not found\n', '404 page not found\n'])).toBe('404 page not found\n');
+  });
+});
+
+describe('InternalDebugStrategy profiles (pprof/*)', () => {
+  const sut = new InternalDebugStrategy();
+  const limits = { defaultMs: 10_000, maxMs: 60_000 };
+  const replicas = [instance('istiod-a'), instance('istiod-b'), instance('istiod-c')];
+
+  it('asks only the first replica by name, and every replica otherwise', () => {
+    expect(sut.selectInstances(request(DEBUG, ['pprof/profile?seconds=30']), replicas)).toEqual([replicas[0]]);
+    expect(sut.selectInstances(request(DEBUG, ['pprof/heap']), replicas)).toEqual([replicas[0]]);
+    expect(sut.selectInstances(request(DEBUG, ['clusterz']), replicas)).toEqual(replicas);
+  });
+
+  it('asks for a deadline that covers the profile run: seconds (Go default 30 s for profile) plus a margin', () => {
+    expect(sut.timeoutMs(request(DEBUG, ['pprof/profile?seconds=30']), limits)).toBe(30_000 + PROFILE_MARGIN_MS);
+    expect(sut.timeoutMs(request(DEBUG, ['pprof/profile']), limits)).toBe(30_000 + PROFILE_MARGIN_MS);
+    expect(sut.timeoutMs(request(DEBUG, ['pprof/trace?seconds=12']), limits)).toBe(12_000 + PROFILE_MARGIN_MS);
+    expect(sut.timeoutMs(request(DEBUG, ['pprof/heap']), limits)).toBe(10_000);
+    expect(sut.timeoutMs(request(DEBUG, ['syncz']), limits)).toBeUndefined();
+    expect(profileRunMs(parseDebugPath('pprof/trace'))).toBe(1000);
+  });
+
+  it('passes the binary profile through byte for byte', () => {
+    const gzip = { type_url: DEBUG, value: Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0xff, 0xfe, 0x80]) };
+    const merged = sut.merge(request(DEBUG, ['pprof/profile?seconds=1']), [answer('istiod-a', response(DEBUG, [gzip]))], {
+      log: () => undefined,
+    });
+    expect(merged.resources).toEqual([gzip]);
+    expect(merged.resources[0].value).toBe(gzip.value);
   });
 });

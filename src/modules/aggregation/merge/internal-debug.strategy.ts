@@ -1,57 +1,87 @@
-import { DiscoveryRequest, DiscoveryResponse } from '../../../common/xds-types.js';
+import { DiscoveryRequest, DiscoveryResponse, ProtoAny } from '../../../common/xds-types.js';
+import { IstiodInstance } from '../../discovery/istiod-instance.js';
 import { InstanceAnswer } from '../fanout-result.js';
-import { unionDebugBodies } from './debug-json-union.js';
-import { parseDebugPath } from './debug-path.js';
-import { MergeContext, MergeStrategy, emptyResponse } from './merge-strategy.js';
+import { Json, tryParse, unionDebugBodies } from './debug-json-union.js';
+import { DebugPath, parseDebugPath, profileRunMs } from './debug-path.js';
+import { MergeContext, MergeStrategy, TimeoutLimits, emptyResponse } from './merge-strategy.js';
 
 const DEBUG_TYPE_URL = 'istio.io/debug';
 const NOT_CONNECTED_PREFIX = 'Proxy not connected';
+/** Beyond a profile's own run time: istiod writes the profile, and it travels back through the proxy. */
+export const PROFILE_MARGIN_MS = 5_000;
 
 /**
  * `istioctl x internal-debug <path>`: istiod answers one Any whose value is the raw HTTP body of
- * /debug/<path>. How replicas combine depends on the path (see debug-path.ts).
+ * /debug/<path>. How replicas combine depends on the path (see debug-path.ts). Profiles
+ * (`pprof/*`) are asked of the first replica only, with a deadline that covers their run time.
  */
 @MergeStrategy(DEBUG_TYPE_URL)
 export class InternalDebugStrategy implements MergeStrategy {
   readonly name = 'internal-debug';
-  readonly typeUrl = DEBUG_TYPE_URL;
+
+  selectInstances(request: DiscoveryRequest, instances: readonly IstiodInstance[]): readonly IstiodInstance[] {
+    return debugPathOf(request).pathClass === 'profile' ? instances.slice(0, 1) : instances;
+  }
+
+  timeoutMs(request: DiscoveryRequest, limits: TimeoutLimits): number | undefined {
+    const debugPath = debugPathOf(request);
+    if (debugPath.pathClass !== 'profile') return undefined;
+    return Math.max(limits.defaultMs, profileRunMs(debugPath) + PROFILE_MARGIN_MS);
+  }
 
   merge(request: DiscoveryRequest, answers: InstanceAnswer[], context: MergeContext): DiscoveryResponse {
     const response = emptyResponse(request, answers[0]?.response.version_info ?? '');
-    const bodies = answers.flatMap((answer) => answer.response.resources.map((r) => Buffer.from(r.value).toString('utf8')));
+    const debugPath = debugPathOf(request);
+    if (debugPath.pathClass === 'profile') {
+      // A profile is binary (gzipped protobuf): passed through byte for byte, never re-encoded.
+      response.resources = answers.find((answer) => answer.response.resources.length > 0)?.response.resources ?? [];
+      return response;
+    }
+    const bodies = answers.flatMap((answer) => answer.response.resources.map(bodyOf));
     if (bodies.length === 0) return response;
-    const debugPath = parseDebugPath(request.resource_names[0] ?? '');
     const body = this.mergeBodies(debugPath, bodies, answers, context);
     const typeUrl = answers.find((a) => a.response.resources.length > 0)?.response.resources[0].type_url ?? DEBUG_TYPE_URL;
     response.resources = [{ type_url: typeUrl, value: Buffer.from(body, 'utf8') }];
     return response;
   }
 
-  private mergeBodies(
-    debugPath: ReturnType<typeof parseDebugPath>,
-    bodies: string[],
-    answers: InstanceAnswer[],
-    context: MergeContext,
-  ): string {
+  private mergeBodies(debugPath: DebugPath, bodies: string[], answers: InstanceAnswer[], context: MergeContext): string {
     switch (debugPath.pathClass) {
       case 'union': {
-        const merged = unionDebugBodies(debugPath.path, bodies);
-        if (merged === undefined) return bodies[0];
-        return debugPath.pretty ? `${JSON.stringify(merged, null, 2)}\n` : JSON.stringify(merged);
+        const merged = unionDebugBodies(debugPath.path, bodies, (message) => context.log(message));
+        return merged === undefined ? bodies[0] : render(merged, debugPath.pretty);
       }
       case 'proxy-scoped':
         return bodies.find((body) => !body.startsWith(NOT_CONNECTED_PREFIX)) ?? bodies[0];
       case 'action':
-        return answers
-          .map(
-            (answer) => `${answer.instance.name}: ${answer.response.resources.map((r) => Buffer.from(r.value).toString('utf8')).join('')}`,
-          )
-          .join('\n');
+        return answers.map((answer) => `${answer.instance.name}: ${answer.response.resources.map(bodyOf).join('')}`).join('\n');
       case 'replica-local':
-        context.log(`internal-debug ${debugPath.path}: replica-local data, answered from ${answers[0].instance.name} only`);
-        return bodies[0];
+        return render(labelledByReplica(answers), debugPath.pretty);
       default:
         return bodies[0];
     }
   }
+}
+
+/** `{"<replica pod name>": <its body as JSON, or the raw text when it is not JSON>}`, in pod-name order. */
+function labelledByReplica(answers: InstanceAnswer[]): { [replica: string]: Json } {
+  const labelled: { [replica: string]: Json } = {};
+  for (const answer of answers) {
+    if (answer.response.resources.length === 0) continue;
+    const body = answer.response.resources.map(bodyOf).join('');
+    labelled[answer.instance.name] = tryParse(body) ?? body;
+  }
+  return labelled;
+}
+
+function render(value: Json, pretty: boolean): string {
+  return pretty ? `${JSON.stringify(value, null, 2)}\n` : JSON.stringify(value);
+}
+
+function bodyOf(resource: ProtoAny): string {
+  return Buffer.from(resource.value).toString('utf8');
+}
+
+function debugPathOf(request: DiscoveryRequest): DebugPath {
+  return parseDebugPath(request.resource_names[0] ?? '');
 }

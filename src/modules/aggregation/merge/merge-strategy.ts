@@ -1,6 +1,7 @@
 import { Injectable, applyDecorators } from '@nestjs/common';
 import { DiscoveryService as NestDiscoveryService } from '@nestjs/core';
 import { DiscoveryRequest, DiscoveryResponse } from '../../../common/xds-types.js';
+import { IstiodInstance } from '../../discovery/istiod-instance.js';
 import { InstanceAnswer } from '../fanout-result.js';
 
 /** Which request type URLs a strategy handles: exact string, pattern, or predicate. */
@@ -12,29 +13,58 @@ export interface MergeContext {
   log(message: string): void;
 }
 
+/** What a strategy's `timeoutMs` hook is told about per-replica deadlines. */
+export interface TimeoutLimits {
+  /** FANOUT_TIMEOUT_MS: the deadline every replica gets unless the strategy asks otherwise. */
+  defaultMs: number;
+  /** LONG_DEBUG_TIMEOUT_MS (never below defaultMs): the longest deadline granted; longer asks are capped. */
+  maxMs: number;
+}
+
 /**
  * A merge strategy: turns the answers of every istiod that responded (in stable pod-name order,
  * failed ones already removed) into the single response istioctl receives.
  *
  * The core then sets a fresh `nonce`, the request's `type_url`, the merged `control_plane`, and
  * `version_info` from the first answer when the strategy left it empty.
+ *
+ * Which type URLs a strategy handles is said once: a built-in states it in `@MergeStrategy(typeUrl)`,
+ * a plugin in its `typeUrl` property (see merge-plugin.ts).
  */
 export interface MergeStrategy {
   /** Shown in logs and errors. */
   readonly name: string;
-  readonly typeUrl: TypeUrlMatcher;
   merge(request: DiscoveryRequest, answers: InstanceAnswer[], context: MergeContext): DiscoveryResponse | Promise<DiscoveryResponse>;
   /**
    * Optional early exit: once an answer is conclusive (e.g. a config_dump that found the pod),
    * the fan-out stops waiting for, and cancels, the other instances.
    */
   isConclusive?(request: DiscoveryRequest, answer: InstanceAnswer): boolean;
+  /**
+   * Optional, before the fan-out: the replicas to ask, for requests that must not reach every one
+   * (a CPU profile of one process). Gets the ready instances in pod-name order and returns some of
+   * them; the core keeps pod-name order, ignores instances it did not offer, and asks every
+   * instance when the result is empty. Default: every instance.
+   */
+  selectInstances?(request: DiscoveryRequest, instances: readonly IstiodInstance[]): readonly IstiodInstance[];
+  /**
+   * Optional, before the fan-out: the per-replica deadline this request needs, in ms (a profile
+   * that samples for `?seconds=30` needs more than FANOUT_TIMEOUT_MS). Capped at `limits.maxMs` and
+   * by the caller's own gRPC deadline. Undefined: `limits.defaultMs`.
+   */
+  timeoutMs?(request: DiscoveryRequest, limits: TimeoutLimits): number | undefined;
 }
 
-/** Marks a provider class as a built-in merge strategy, found at start through Nest's discovery. */
+/**
+ * Marks a provider class as a built-in merge strategy and holds its type URL matcher; the registry
+ * finds both at start through Nest's discovery.
+ */
 export const MergeStrategyMarker = NestDiscoveryService.createDecorator<TypeUrlMatcher>();
 
-/** `@MergeStrategy('istio.io/debug/syncz')` on a class implementing MergeStrategy. */
+/**
+ * `@MergeStrategy('istio.io/debug/syncz')` on a class implementing MergeStrategy: the only place a
+ * built-in names its type URL. List the class in BUILT_IN_STRATEGIES to register it.
+ */
 export function MergeStrategy(typeUrl: TypeUrlMatcher): ClassDecorator {
   return applyDecorators(Injectable(), MergeStrategyMarker(typeUrl));
 }
@@ -45,10 +75,5 @@ export function emptyResponse(request: DiscoveryRequest, versionInfo = ''): Disc
 }
 
 export function isMergeStrategy(value: unknown): value is MergeStrategy {
-  const candidate = value as Partial<MergeStrategy> | null;
-  return (
-    !!candidate &&
-    typeof candidate.merge === 'function' &&
-    (typeof candidate.typeUrl === 'string' || candidate.typeUrl instanceof RegExp || typeof candidate.typeUrl === 'function')
-  );
+  return typeof value === 'object' && value !== null && typeof (value as Partial<MergeStrategy>).merge === 'function';
 }

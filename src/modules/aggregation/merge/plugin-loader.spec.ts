@@ -41,6 +41,12 @@ describe('loadMergePlugins', () => {
     );
   });
 
+  it('rejects a plugin that does not declare its typeUrl', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'plugin-'));
+    writeFileSync(join(dir, 'untyped.mjs'), "export default { name: 'untyped', merge: () => ({}) };\n");
+    await expect(loadMergePlugins([join(dir, 'untyped.mjs')])).rejects.toThrow(/MERGE_PLUGINS plugin ".*untyped\.mjs" must export/);
+  });
+
   it('fails startup naming a module that exports no strategy', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'plugin-'));
     writeFileSync(join(dir, 'bad.mjs'), 'export default { name: "bad" };\n');

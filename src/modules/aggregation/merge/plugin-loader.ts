@@ -1,20 +1,21 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../../../config/config.error.js';
-import { MergeStrategy, isMergeStrategy } from './merge-strategy.js';
+import { MergePlugin, isMergePlugin } from './merge-plugin.js';
 
 /**
  * Loads MERGE_PLUGINS entries: a path (relative to the working directory) or an npm package name.
- * A module may export a strategy object, a class with a no-argument constructor, or an array of
- * either (as default export or named exports). Anything else fails startup naming the plugin.
+ * A module may export a plugin object, a class with a no-argument constructor, or an array of
+ * either (as default export or named exports); each declares its own `typeUrl` (see merge-plugin.ts).
+ * Anything else fails startup naming the plugin.
  */
-export async function loadMergePlugins(specifiers: string[], cwd = process.cwd()): Promise<MergeStrategy[]> {
-  const loaded: MergeStrategy[] = [];
+export async function loadMergePlugins(specifiers: string[], cwd = process.cwd()): Promise<MergePlugin[]> {
+  const loaded: MergePlugin[] = [];
   for (const specifier of specifiers) loaded.push(...(await loadPlugin(specifier, cwd)));
   return loaded;
 }
 
-async function loadPlugin(specifier: string, cwd: string): Promise<MergeStrategy[]> {
+async function loadPlugin(specifier: string, cwd: string): Promise<MergePlugin[]> {
   const isPath = specifier.startsWith('.') || isAbsolute(specifier);
   const target = isPath ? pathToFileURL(resolve(cwd, specifier)).href : specifier;
   let module: Record<string, unknown>;
@@ -24,8 +25,8 @@ async function loadPlugin(specifier: string, cwd: string): Promise<MergeStrategy
     throw new ConfigError('MERGE_PLUGINS', `plugin "${specifier}" could not be loaded: ${(err as Error).message}`);
   }
   const exported = module.default !== undefined ? [module.default] : Object.values(module);
-  const strategies = exported.flatMap((value) => (Array.isArray(value) ? value : [value])).map((value) => instantiate(value));
-  const valid = strategies.filter(isMergeStrategy);
+  const strategies = exported.flatMap(asList).map(instantiate);
+  const valid = strategies.filter(isMergePlugin);
   if (valid.length === 0 || valid.length !== strategies.length) {
     throw new ConfigError(
       'MERGE_PLUGINS',
@@ -33,6 +34,10 @@ async function loadPlugin(specifier: string, cwd: string): Promise<MergeStrategy
     );
   }
   return valid.map((strategy) => Object.assign(strategy, { name: strategy.name || specifier }));
+}
+
+function asList(value: unknown): unknown[] {
+  return Array.isArray(value) ? (value as unknown[]) : [value];
 }
 
 function instantiate(value: unknown): unknown {

@@ -4,15 +4,17 @@ import { APP_CONFIG, AppConfig } from '../../../config/app-config.js';
 import { ConcatenateStrategy } from './concatenate.strategy.js';
 import { MergeStrategy, MergeStrategyMarker, isMergeStrategy } from './merge-strategy.js';
 import { loadMergePlugins } from './plugin-loader.js';
+import { StrategyBinding, describeMatcher, isExactMatch, isPatternMatch } from './type-url-matcher.js';
 
 /**
  * Picks the strategy for a type URL. Order: plugins before built-ins (so a plugin can replace a
- * built-in), exact strings before patterns, and the concatenate default last.
+ * built-in), exact strings before patterns, and the concatenate default last. A built-in's type URL
+ * is the one in its @MergeStrategy decorator; a plugin's is its `typeUrl` property.
  */
 @Injectable()
 export class StrategyRegistry implements OnModuleInit {
   private readonly logger = new Logger(StrategyRegistry.name);
-  private readonly strategies: MergeStrategy[] = [];
+  private readonly bindings: StrategyBinding[] = [];
   private readonly fallback = new ConcatenateStrategy();
 
   constructor(
@@ -22,29 +24,25 @@ export class StrategyRegistry implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     const plugins = await loadMergePlugins(this.config.mergePlugins);
-    for (const plugin of plugins) this.logger.log(`merge plugin "${plugin.name}" loaded for ${describe(plugin.typeUrl)}`);
-    const builtIns = this.nestDiscovery
-      .getProviders({ metadataKey: MergeStrategyMarker.KEY })
-      .map((wrapper) => wrapper.instance as unknown)
-      .filter(isMergeStrategy);
-    this.register([...plugins, ...builtIns]);
+    for (const plugin of plugins) this.logger.log(`merge plugin "${plugin.name}" loaded for ${describeMatcher(plugin.typeUrl)}`);
+    this.register([...plugins.map((plugin) => ({ typeUrl: plugin.typeUrl, strategy: plugin })), ...this.builtIns()]);
   }
 
-  register(strategies: MergeStrategy[]): void {
-    this.strategies.push(...strategies);
+  register(bindings: StrategyBinding[]): void {
+    this.bindings.push(...bindings);
   }
 
   resolve(typeUrl: string): MergeStrategy {
-    return (
-      this.strategies.find((s) => typeof s.typeUrl === 'string' && s.typeUrl === typeUrl) ??
-      this.strategies.find((s) =>
-        s.typeUrl instanceof RegExp ? s.typeUrl.test(typeUrl) : typeof s.typeUrl === 'function' && s.typeUrl(typeUrl),
-      ) ??
-      this.fallback
-    );
+    const binding =
+      this.bindings.find((b) => isExactMatch(b.typeUrl, typeUrl)) ?? this.bindings.find((b) => isPatternMatch(b.typeUrl, typeUrl));
+    return binding?.strategy ?? this.fallback;
   }
-}
 
-function describe(matcher: MergeStrategy['typeUrl']): string {
-  return typeof matcher === 'string' ? matcher : matcher instanceof RegExp ? matcher.toString() : 'custom matcher';
+  private builtIns(): StrategyBinding[] {
+    return this.nestDiscovery.getProviders({ metadataKey: MergeStrategyMarker.KEY }).flatMap((wrapper) => {
+      const strategy: unknown = wrapper.instance;
+      const typeUrl = this.nestDiscovery.getMetadataByDecorator(MergeStrategyMarker, wrapper);
+      return typeUrl !== undefined && isMergeStrategy(strategy) ? [{ typeUrl, strategy }] : [];
+    });
+  }
 }

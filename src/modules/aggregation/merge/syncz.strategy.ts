@@ -1,27 +1,26 @@
 import { DiscoveryRequest, DiscoveryResponse, ProtoAny } from '../../../common/xds-types.js';
 import { InstanceAnswer } from '../fanout-result.js';
-import { CLIENT_CONFIG_TYPE_URL, readClientConfigKey } from './client-config-reader.js';
+import { CLIENT_CONFIG_TYPE_URL, ClientConfigKey, readClientConfigKey } from './client-config-reader.js';
+import { LiveCopyTally } from './live-copy.js';
 import { MergeContext, MergeStrategy, emptyResponse } from './merge-strategy.js';
 
-interface Candidate {
+interface Copy extends ClientConfigKey {
   resource: ProtoAny;
-  lastUpdatedMs: number;
 }
 
 /**
- * `istioctl proxy-status` / `x version`: the union of every replica's proxies. A proxy that
- * reconnected to another replica during the fan-out is reported by both; the copy with the newest
- * last_updated is the live connection (it gets the pushes), ties keep the first replica's copy.
+ * `istioctl proxy-status` / `x version`: the union of every replica's proxies. A proxy is
+ * (`node.metadata.CLUSTER_ID`, `node.id`): node.id is only `<pod>.<ns>`, and one external istiod may
+ * serve several clusters running the same pod name. The same proxy on two replicas (a reconnect)
+ * is reported once, by its live copy (live-copy.ts). Output keeps the order of first appearance.
  */
 @MergeStrategy('istio.io/debug/syncz')
 export class SynczStrategy implements MergeStrategy {
   readonly name = 'syncz';
-  readonly typeUrl = 'istio.io/debug/syncz';
 
   merge(request: DiscoveryRequest, answers: InstanceAnswer[], context: MergeContext): DiscoveryResponse {
-    const byNode = new Map<string, Candidate>();
+    const byProxy = new Map<string, Copy[]>();
     const passthrough: ProtoAny[] = [];
-    let duplicates = 0;
     for (const { response } of answers) {
       for (const resource of response.resources) {
         const key = resource.type_url === CLIENT_CONFIG_TYPE_URL ? safeKey(resource) : undefined;
@@ -29,25 +28,22 @@ export class SynczStrategy implements MergeStrategy {
           passthrough.push(resource); // not a ClientConfig we can read: never drop data silently
           continue;
         }
-        const existing = byNode.get(key.nodeId);
-        if (!existing) {
-          byNode.set(key.nodeId, { resource, lastUpdatedMs: key.lastUpdatedMs });
-          continue;
-        }
-        duplicates++;
-        if (key.lastUpdatedMs > existing.lastUpdatedMs) {
-          byNode.set(key.nodeId, { resource, lastUpdatedMs: key.lastUpdatedMs });
-        }
+        const proxy = JSON.stringify([key.clusterId, key.nodeId]);
+        const copies = byProxy.get(proxy);
+        if (copies) copies.push({ ...key, resource });
+        else byProxy.set(proxy, [{ ...key, resource }]);
       }
     }
-    if (duplicates > 0) context.log(`syncz: ${duplicates} proxies were reported by more than one istiod; kept the newest state`);
+    const tally = new LiveCopyTally();
     const response = emptyResponse(request, answers[0]?.response.version_info ?? '');
-    response.resources = [...[...byNode.values()].map((candidate) => candidate.resource), ...passthrough];
+    response.resources = [...[...byProxy.values()].map((copies) => tally.resolve(copies).resource), ...passthrough];
+    const summary = tally.describe('syncz', 'last_updated');
+    if (summary) context.log(summary);
     return response;
   }
 }
 
-function safeKey(resource: ProtoAny): ReturnType<typeof readClientConfigKey> | undefined {
+function safeKey(resource: ProtoAny): ClientConfigKey | undefined {
   try {
     return readClientConfigKey(resource.value);
   } catch {

@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { ConfigError } from '../../../config/config.error.js';
+import { ConfigError } from '../../config/config.error.js';
 
 /**
  * The standard loading order: KUBECONFIG, then ~/.kube/config, then the in-cluster service
@@ -21,5 +21,20 @@ export function loadKubeConfig(context?: string, kubeconfigPath?: string, variab
   if (!kc.getCurrentCluster()) {
     throw new ConfigError('KUBECONFIG', 'names no cluster: run in a pod, or point KUBECONFIG at a kubeconfig file');
   }
+  return kc;
+}
+
+/**
+ * A kubeconfig given as text (e.g. a Secret written by `istioctl create-remote-secret`), on its
+ * current context. Throws an Error naming `description`: such input arrives at run time, not at start.
+ */
+export function kubeConfigFromYaml(yaml: string, description: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromString(yaml);
+  } catch (err) {
+    throw new Error(`${description} is not a kubeconfig: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  if (!kc.getCurrentCluster()) throw new Error(`${description} names no cluster on its current context`);
   return kc;
 }

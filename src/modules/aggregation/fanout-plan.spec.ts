@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../common/clock.js';
+import { DiscoveryRequest } from '../../common/xds-types.js';
+import { loadConfig } from '../../config/load-config.js';
+import { instance, request } from '../../../test/kit/xds-fixtures.js';
+import { IstiodInstance } from '../discovery/istiod-instance.js';
+import { DeadlineBudget } from './deadline-budget.js';
+import { planFanout } from './fanout-plan.js';
+import { InternalDebugStrategy, PROFILE_MARGIN_MS } from './merge/internal-debug.strategy.js';
+import { MergeStrategy } from './merge/merge-strategy.js';
+import { SynczStrategy } from './merge/syncz.strategy.js';
+
+const NOW = Date.parse('2026-01-01T00:00:00Z');
+const budget = new DeadlineBudget(
+  loadConfig({
+    PLAINTEXT: 'true',
+    DISCOVERY: 'static',
+    ISTIOD_ADDRESSES: 'x=1.2.3.4:1',
+    UPSTREAM_INSECURE: 'true',
+    FANOUT_TIMEOUT_MS: '3000',
+  }),
+  new ManualClock(NOW),
+);
+const replicas = [instance('istiod-a'), instance('istiod-b'), instance('istiod-c')];
+const names = (list: IstiodInstance[]) => list.map((i) => i.name);
+
+function strategyWith(hooks: Partial<MergeStrategy>): MergeStrategy {
+  return { name: 'test', merge: () => ({ version_info: '', resources: [], type_url: '', nonce: '', control_plane: null }), ...hooks };
+}
+
+describe('planFanout', () => {
+  it('asks every replica within FANOUT_TIMEOUT_MS when the strategy has no hooks', () => {
+    const plan = planFanout(new SynczStrategy(), request('istio.io/debug/syncz'), replicas, budget, undefined);
+    expect(names(plan.instances)).toEqual(['istiod-a', 'istiod-b', 'istiod-c']);
+    expect(plan.timeoutMs).toBe(3000);
+  });
+
+  it('sends a pprof profile to the first replica only, with its run time plus a margin, capped at LONG_DEBUG_TIMEOUT_MS', () => {
+    const debug = new InternalDebugStrategy();
+    const profile = planFanout(debug, request('istio.io/debug', ['pprof/profile?seconds=30']), replicas, budget, undefined);
+    expect(names(profile.instances)).toEqual(['istiod-a']);
+    expect(profile.timeoutMs).toBe(30_000 + PROFILE_MARGIN_MS);
+    const long = planFanout(debug, request('istio.io/debug', ['pprof/profile?seconds=600']), replicas, budget, undefined);
+    expect(long.timeoutMs).toBe(60_000);
+    const withCallerDeadline = planFanout(debug, request('istio.io/debug', ['pprof/profile']), replicas, budget, new Date(NOW + 8_000));
+    expect(withCallerDeadline.timeoutMs).toBe(7_750);
+  });
+
+  it('keeps pod-name order, ignores instances it did not offer, and asks everyone when a hook selects none', () => {
+    const pick = (chosen: (offered: readonly IstiodInstance[]) => readonly IstiodInstance[]) =>
+      names(
+        planFanout(
+          strategyWith({ selectInstances: (_r: DiscoveryRequest, offered) => chosen(offered) }),
+          request('x'),
+          replicas,
+          budget,
+          undefined,
+        ).instances,
+      );
+    expect(pick((offered) => [offered[2], offered[0]])).toEqual(['istiod-a', 'istiod-c']);
+    expect(pick(() => [instance('stranger')])).toEqual(['istiod-a', 'istiod-b', 'istiod-c']);
+    expect(pick(() => [])).toEqual(['istiod-a', 'istiod-b', 'istiod-c']);
+  });
+});

@@ -1,0 +1,44 @@
+import { FactoryProvider, Logger } from '@nestjs/common';
+import { Clock } from '../../common/clock.js';
+import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { AuthClusters } from './auth-clusters.js';
+import { JwksVerifier } from './jwks.verifier.js';
+import { NoneVerifier } from './none.verifier.js';
+import { TokenVerifier } from './token-verifier.js';
+
+async function createVerifier(config: AppConfig, metrics: MetricsService, clock: Clock, clusters: AuthClusters): Promise<TokenVerifier> {
+  switch (config.authMode) {
+    case 'none':
+      new Logger('Auth').warn('AUTH_MODE=none: callers are NOT authenticated by the proxy (istiod still checks the forwarded token)');
+      return new NoneVerifier();
+    case 'jwks':
+      return new JwksVerifier({
+        audiences: config.jwtAudiences,
+        issuer: config.jwtIssuer,
+        jwksUri: config.jwtJwksUri,
+        jwksFile: config.jwtJwksFile,
+        clock,
+      });
+    case 'tokenreview': {
+      // Imported on demand: the Kubernetes client is large and unused by the other modes.
+      const { TokenReviewVerifier } = await import('./tokenreview.verifier.js');
+      // The clusters that issue callers' tokens (AUTH_CLUSTERS, AUTH_KUBECONFIG, remote secrets):
+      // see auth-clusters.provider.ts. Each review is counted there, per cluster asked.
+      return new TokenReviewVerifier({
+        clusters,
+        audiences: config.jwtAudiences,
+        maxCacheEntries: config.tokenCacheSize,
+        clock,
+        onCacheHit: () => metrics.tokenReviewCacheHits.inc(),
+      });
+    }
+  }
+}
+
+/** TokenVerifier for AUTH_MODE, built once at start (a bad kubeconfig or JWKS file fails startup). */
+export const tokenVerifierProvider: FactoryProvider<Promise<TokenVerifier>> = {
+  provide: TokenVerifier,
+  inject: [APP_CONFIG, MetricsService, Clock, AuthClusters],
+  useFactory: createVerifier,
+};
