@@ -4,6 +4,15 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 
+// npm puts node_modules/.bin first on the PATH of its scripts, so `node` here is the Node 22 binary of
+// the `node` devDependency even on a machine whose own Node is older (see README, Development).
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  console.error(`npm test needs Node >= 22 (running ${process.version}): run it through npm (npm test) after npm ci`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
 const run = (cmd, args) => spawnSync(cmd, args, { stdio: 'inherit', env: process.env }).status ?? 1;
 
 // Static checks first: a type error, a lint finding (zero warnings) or unformatted code fails the run
