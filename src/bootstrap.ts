@@ -5,7 +5,8 @@ import { HealthImplementation } from 'grpc-health-check';
 import { AppModule } from './app.module.js';
 import { ADS_SERVICE } from './common/proto.js';
 import { AppConfig } from './config/app-config.js';
-import { grpcServerOptions } from './grpc-server.options.js';
+import { shutdownGracefully } from './adapters/grpc-js.adapter.js';
+import { grpcTransport } from './grpc-server.options.js';
 import { LifecycleService } from './modules/lifecycle/lifecycle.service.js';
 import { PinoLogger } from './modules/logging/pino-logger.js';
 import { createServingCredentials } from './modules/tls/serving-credentials.js';
@@ -13,7 +14,11 @@ import { createServingCredentials } from './modules/tls/serving-credentials.js';
 export interface RunningProxy {
   app: INestApplication;
   config: AppConfig;
-  /** SIGTERM behaviour: readiness 503 at once, new streams refused, in-flight requests finish (bounded), then close. */
+  /**
+   * SIGTERM behaviour, all within SHUTDOWN_TIMEOUT_MS: readiness 503 at once and new streams refused;
+   * in-flight requests finish and their answers are flushed; then GOAWAY on every connection and
+   * wait for the clients to close them (an answer sent is read, not cut by a reset); then close.
+   */
   shutdown(): Promise<void>;
   close(): Promise<void>;
 }
@@ -36,10 +41,11 @@ export async function startProxy(config: AppConfig, logger?: LoggerService | fal
     new Logger('Tls'),
   );
   const grpcHealth = new HealthImplementation({ '': 'NOT_SERVING', [ADS_SERVICE]: 'NOT_SERVING' });
+  const grpc = grpcTransport(config, serving.credentials, grpcHealth);
   let app: INestApplication | undefined;
   try {
     app = await NestFactory.create(AppModule.forRoot(config, grpcHealth), { logger: appLogger, abortOnError: false });
-    app.connectMicroservice(grpcServerOptions(config, serving.credentials, grpcHealth), { inheritAppConfig: true });
+    app.connectMicroservice({ strategy: grpc }, { inheritAppConfig: true });
     await app.startAllMicroservices();
     await app.listen(config.httpPort, config.httpHost);
   } catch (err) {
@@ -60,6 +66,7 @@ export async function startProxy(config: AppConfig, logger?: LoggerService | fal
     config,
     close,
     async shutdown() {
+      const deadline = Date.now() + config.shutdownTimeoutMs;
       const lifecycle = running.get(LifecycleService);
       lifecycle.beginShutdown();
       const log = new Logger('Shutdown');
@@ -67,6 +74,10 @@ export async function startProxy(config: AppConfig, logger?: LoggerService | fal
       const drained = await lifecycle.drained(config.shutdownTimeoutMs);
       if (!drained)
         log.warn(`SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs} reached with ${lifecycle.inFlightRequests} requests in flight`);
+      const server = grpc.grpcServer;
+      if (server && !(await shutdownGracefully(server, Math.max(0, deadline - Date.now())))) {
+        log.warn(`SHUTDOWN_TIMEOUT_MS=${config.shutdownTimeoutMs} reached with client connections still open; closing them`);
+      }
       await close();
     },
   };

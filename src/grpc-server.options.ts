@@ -1,29 +1,46 @@
-import { ServerCredentials } from '@grpc/grpc-js';
+import { ServerCredentials, type ServerOptions } from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
-import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { HealthImplementation } from 'grpc-health-check';
-import { onNestGrpcServer } from './adapters/nest-grpc.adapter.js';
+import { createServerWithResetLimit, oneRequestAtATime } from './adapters/grpc-js.adapter.js';
+import { NestGrpcTransport, onNestGrpcServer } from './adapters/nest-grpc.adapter.js';
 import { AppConfig } from './config/app-config.js';
-import { servedAdsPackageDefinition } from './common/proto.js';
+import { ADS_SERVICE, servedAdsPackageDefinition } from './common/proto.js';
+
+/** Where grpc-js dispatches istioctl's stream. */
+export const ADS_STREAM_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
+
+/** How long an istioctl connection may go without answering a keepalive ping before it is dropped. */
+const KEEPALIVE_TIMEOUT_MS = 20_000;
 
 /** The gRPC transport serving envoy's ADS on GRPC_PORT, with reflection and grpc.health.v1. */
-export function grpcServerOptions(config: AppConfig, credentials: ServerCredentials, grpcHealth: HealthImplementation): GrpcOptions {
+export function grpcTransport(config: AppConfig, credentials: ServerCredentials, grpcHealth: HealthImplementation): NestGrpcTransport {
   const packageDefinition = servedAdsPackageDefinition();
-  return {
-    transport: Transport.GRPC,
-    options: {
+  const serverOptions: ServerOptions = {
+    // Requests (istioctl's are < 1 KiB) and answers have separate limits; grpc-js refuses a request
+    // from its length prefix alone, before buffering it.
+    'grpc.max_receive_message_length': config.maxRequestBytes,
+    'grpc.max_send_message_length': config.maxMessageBytes,
+    // Reap dead istioctl connections: ping idle clients, drop those that do not answer.
+    'grpc.keepalive_time_ms': config.grpcKeepaliveMs,
+    'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+    // A slow reader slows only itself: a stream's next request is read once its last answer is flushed.
+    interceptors: [oneRequestAtATime(ADS_STREAM_PATH)],
+  };
+  return new NestGrpcTransport(
+    {
       url: `${config.grpcHost.includes(':') ? `[${config.grpcHost}]` : config.grpcHost}:${config.grpcPort}`,
       package: 'envoy.service.discovery.v3',
       packageDefinition,
-      credentials,
-      maxReceiveMessageLength: config.maxMessageBytes,
-      maxSendMessageLength: config.maxMessageBytes,
       onLoadPackageDefinition: onNestGrpcServer((server) => {
         new ReflectionService(packageDefinition).addToServer(server);
         grpcHealth.addToServer(server);
       }),
-      // Reap dead istioctl connections: ping idle clients, drop those that do not answer.
-      keepalive: { keepaliveTimeMs: config.grpcKeepaliveMs, keepaliveTimeoutMs: 20_000 },
     },
-  };
+    () =>
+      createServerWithResetLimit(serverOptions, {
+        streamResetBurst: config.http2StreamResetBurst,
+        streamResetRate: config.http2StreamResetRate,
+      }),
+    credentials,
+  );
 }

@@ -130,7 +130,7 @@ describe('AUTH_CLUSTERS: callers of several remote clusters behind one external 
     west.reviews.delayMs = 600;
     try {
       const started = performance.now();
-      await mesh.client({ token: await east.tokens.mint({ namespace: 'ops', serviceAccount: 'sre' }) }).request(SYNCZ);
+      await mesh.client({ token: await east.tokens.mint(ISTIOCTL_SA) }).request(SYNCZ);
       expect(performance.now() - started).toBeLessThan(1150);
     } finally {
       east.reviews.delayMs = 0;
@@ -305,6 +305,9 @@ describe('AUTH_CLUSTERS_FROM_REMOTE_SECRETS: clusters learned from istiod remote
         (result) => result !== 'OK:west',
       ),
     ).toBe('UNAUTHENTICATED');
+    const before = streamCount(istiods); // refused by the proxy itself: istiod, which knows west, is not asked
+    expect(await outcome(token)).toBe('UNAUTHENTICATED');
+    expect(streamCount(istiods)).toBe(before);
     expect(await outcome(await home.tokens.mint(ISTIOCTL_SA))).toBe(`OK:${ISTIOD_CLUSTER}`);
   });
 });

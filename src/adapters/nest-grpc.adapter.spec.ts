@@ -1,5 +1,14 @@
 import 'reflect-metadata';
-import { Metadata, credentials, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  ServerInterceptingCall,
+  credentials,
+  type ClientDuplexStream,
+  type ServerInterceptor,
+  type StatusObject,
+} from '@grpc/grpc-js';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { GrpcStreamMethod, Transport, type GrpcOptions, type MicroserviceOptions } from '@nestjs/microservices';
@@ -12,7 +21,7 @@ import type { DiscoveryRequest, DiscoveryResponse } from '../common/xds-types.js
 import { freePort } from '../../test/kit/free-port.js';
 import { grpcHealthCheck } from '../../test/kit/grpc-health-client.js';
 import { withResponseSerializer } from './grpc-js.adapter.js';
-import { endWithTrailers, onNestGrpcServer, trackWrites, type NestStreamCall } from './nest-grpc.adapter.js';
+import { NestGrpcTransport, endWithTrailers, onNestGrpcServer, trackWrites, type NestStreamCall } from './nest-grpc.adapter.js';
 
 /*
  * Facts about @nestjs/microservices' gRPC transport that the proxy relies on, checked against a real
@@ -175,5 +184,41 @@ describe('@nestjs/microservices gRPC transport (relied on by adapters/nest-grpc.
 
     expect((await answer).version_info).toBe('encoded-by-ours');
     expect(encoded).toEqual(['n1']);
+  });
+});
+
+describe('@nestjs/microservices ServerGrpc.createClient (relied on by NestGrpcTransport)', () => {
+  it('@nestjs/microservices: listen() serves the handlers on the grpc-js Server createClient returns, and close() shuts that Server down', async () => {
+    // An interceptor only a Server built by us has: it marks every response's headers.
+    const marker: ServerInterceptor = (_method, call) =>
+      new ServerInterceptingCall(call, {
+        sendMetadata: (metadata, next) => {
+          metadata.set('x-served-by', 'our-server');
+          next(metadata);
+        },
+      });
+    let built: Server | undefined;
+    const port = await freePort();
+    const transport = new NestGrpcTransport(
+      { url: `127.0.0.1:${port}`, package: 'envoy.service.discovery.v3', packageDefinition: adsPackageDefinition() },
+      () => (built = new Server({ interceptors: [marker] })),
+      ServerCredentials.createInsecure(),
+    );
+    const app = await NestFactory.createMicroservice<MicroserviceOptions>(ScriptedAdsModule, { strategy: transport, logger: false });
+    await app.listen();
+    cleanups.push(() => app.close());
+    scenario = answerOnce(response('n1'));
+
+    const call = open(port);
+    const headers = new Promise<Metadata>((resolve) => call.once('metadata', resolve));
+    const answer = new Promise<DiscoveryResponse>((resolve) => call.once('data', resolve));
+
+    expect((await answer).nonce).toBe('n1');
+    expect((await headers).get('x-served-by')).toEqual(['our-server']);
+    expect(transport.grpcServer).toBe(built);
+
+    const shutDown = vi.spyOn(built!, 'forceShutdown');
+    await app.close();
+    expect(shutDown).toHaveBeenCalled();
   });
 });

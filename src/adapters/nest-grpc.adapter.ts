@@ -1,11 +1,44 @@
-import { Metadata, Server, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Metadata, Server, type ServerCredentials, type ServerDuplexStream } from '@grpc/grpc-js';
+import { ServerGrpc, type GrpcOptions } from '@nestjs/microservices';
 
 /*
  * The one place that leans on how @nestjs/microservices' gRPC transport drives grpc-js: which
- * arguments it passes to call.end() and call.write(), and what it hands to onLoadPackageDefinition.
- * nest-grpc.adapter.spec.ts pins each of these against a real Nest microservice, so an upgrade that
- * changes one fails a test instead of production.
+ * arguments it passes to call.end() and call.write(), what it hands to onLoadPackageDefinition, and
+ * which grpc-js Server it serves on. nest-grpc.adapter.spec.ts pins each of these against a real
+ * Nest microservice, so an upgrade that changes one fails a test instead of production.
  */
+
+/**
+ * Nest's gRPC transport serving on a grpc-js Server built by `createServer` instead of its own. Nest
+ * builds its Server and binds it in one step (createClient), which leaves no moment to set what
+ * grpc-js takes only at construction or applies at bind (server interceptors, node:http2 options);
+ * everything else (handlers, guards, reflection through onLoadPackageDefinition) is Nest's as usual.
+ * Use it as `app.connectMicroservice({ strategy })`. `options` must not carry grpc-js server options
+ * (max message lengths, keepalive, channelOptions): `createServer` owns those.
+ */
+export class NestGrpcTransport extends ServerGrpc {
+  constructor(
+    options: GrpcOptions['options'],
+    private readonly createServer: () => Server,
+    private readonly serverCredentials: ServerCredentials,
+  ) {
+    super(options);
+  }
+
+  /** Nest calls this from listen() and serves on (and at close() shuts down) what it returns. */
+  override async createClient(): Promise<Server> {
+    const server = this.createServer();
+    await new Promise<number>((resolve, reject) =>
+      server.bindAsync(this.url, this.serverCredentials, (error, port) => (error ? reject(error) : resolve(port))),
+    );
+    return server;
+  }
+
+  /** The grpc-js Server once listening (for graceful shutdown), else undefined. */
+  get grpcServer(): Server | undefined {
+    return this.grpcClient instanceof Server ? this.grpcClient : undefined;
+  }
+}
 
 /** A grpc-js server call whose responses Nest writes from the handler's Observable. */
 export type NestStreamCall<Response> = ServerDuplexStream<unknown, Response>;

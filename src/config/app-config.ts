@@ -10,6 +10,8 @@ export interface AppConfig {
   tlsClientCaFile?: string;
   tlsReloadIntervalMs: number;
   maxMessageBytes: number;
+  /** MAX_REQUEST_BYTES: largest request message accepted from a caller (answers: MAX_MESSAGE_BYTES). */
+  maxRequestBytes: number;
 
   discovery: 'static' | 'kubernetes';
   staticInstances: StaticInstanceSpec[];
@@ -30,8 +32,23 @@ export interface AppConfig {
   partialResults: 'allow' | 'deny';
   controlPlaneId: string;
   responseCacheMs: number;
+  /** RESPONSE_CACHE_MAX_BYTES: the response cache's bound; the oldest entries go first past it. */
+  responseCacheMaxBytes: number;
+  /** MAX_INFLIGHT_ANSWER_BYTES: istiod answers held at once; fan-outs past it wait their turn. */
+  maxInflightAnswerBytes: number;
+  /** ANSWER_BUDGET_WAIT_MS: how long a fan-out may wait for answer memory before RESOURCE_EXHAUSTED. */
+  answerBudgetWaitMs: number;
+  /** ANSWER_BUDGET_MAX_WAITING: fan-outs that may wait for answer memory at once; more get RESOURCE_EXHAUSTED. */
+  answerBudgetMaxWaiting: number;
   maxConcurrentStreams: number;
   maxStreamsPerCaller: number;
+  /** MAX_REQUESTS_PER_STREAM: requests (ACKs included) one stream may send; the next gets RESOURCE_EXHAUSTED. */
+  maxRequestsPerStream: number;
+  /** STREAM_IDLE_TIMEOUT_MS: a stream with no request in flight for this long is ended (OK status). */
+  streamIdleTimeoutMs: number;
+  /** HTTP2_STREAM_RESET_BURST / HTTP2_STREAM_RESET_RATE: node:http2's per-connection guard against rapid resets. */
+  http2StreamResetBurst: number;
+  http2StreamResetRate: number;
   shutdownTimeoutMs: number;
   readyRequiresReachable: boolean;
   reachableWindowMs: number;
@@ -60,6 +77,12 @@ export interface AppConfig {
   authAllowedNamespaces: string[];
   authAllowedSubjects: string[];
   tokenCacheSize: number;
+  /** TOKENREVIEW_TIMEOUT_MS: how long one cluster may take to answer a TokenReview; past it UNAVAILABLE. */
+  tokenReviewTimeoutMs: number;
+  /** TOKEN_REJECT_CACHE_MS: how long a token every cluster rejected is refused without a new review. */
+  tokenRejectCacheMs: number;
+  /** TOKEN_REJECT_CACHE_SIZE: the most rejected tokens remembered (by hash); the oldest go first. */
+  tokenRejectCacheSize: number;
 
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 }

@@ -10,6 +10,12 @@ describe('loadConfig', () => {
       grpcPort: 9090,
       httpPort: 8080,
       maxMessageBytes: 256 * 1024 * 1024,
+      maxRequestBytes: 1024 * 1024,
+      maxRequestsPerStream: 100,
+      streamIdleTimeoutMs: 300_000,
+      http2StreamResetBurst: 10_000,
+      http2StreamResetRate: 1000,
+      shutdownTimeoutMs: 20_000,
       fanoutTimeoutMs: 10_000,
       partialResults: 'allow',
       controlPlaneId: '<external>',
@@ -18,6 +24,10 @@ describe('loadConfig', () => {
       istiodPort: 15012,
       upstreamServerName: 'istiod.istio-system.svc',
       upstreamKeepaliveMs: 30_000,
+      responseCacheMaxBytes: 64 * 1024 * 1024,
+      maxInflightAnswerBytes: 512 * 1024 * 1024,
+      answerBudgetWaitMs: 30_000,
+      answerBudgetMaxWaiting: 1000,
     });
   });
 
@@ -28,6 +38,14 @@ describe('loadConfig', () => {
     [{ PLAINTEXT: 'yes please' }, 'PLAINTEXT=yes please is not a boolean'],
     [{ FANOUT_TIMEOUT_MS: '-5' }, 'FANOUT_TIMEOUT_MS=-5 is not a whole number'],
     [{ MAX_MESSAGE_BYTES: '1000' }, 'MAX_MESSAGE_BYTES=1000 is out of range'],
+    [{ MAX_INFLIGHT_ANSWER_BYTES: '1000' }, 'MAX_INFLIGHT_ANSWER_BYTES=1000 is out of range'],
+    [{ RESPONSE_CACHE_MAX_BYTES: '64Mi' }, 'RESPONSE_CACHE_MAX_BYTES=64Mi is not a whole number'],
+    [{ ANSWER_BUDGET_WAIT_MS: '700000' }, 'ANSWER_BUDGET_WAIT_MS=700000 is out of range (0..600000)'],
+    [{ MAX_REQUEST_BYTES: '1000' }, 'MAX_REQUEST_BYTES=1000 is out of range'],
+    [{ MAX_REQUEST_BYTES: String(8 * 1024 * 1024), MAX_MESSAGE_BYTES: String(4 * 1024 * 1024) }, 'MAX_REQUEST_BYTES=8388608 is above MAX_MESSAGE_BYTES'],
+    [{ MAX_REQUESTS_PER_STREAM: '0' }, 'MAX_REQUESTS_PER_STREAM=0 is out of range'],
+    [{ STREAM_IDLE_TIMEOUT_MS: '10' }, 'STREAM_IDLE_TIMEOUT_MS=10 is out of range'],
+    [{ HTTP2_STREAM_RESET_RATE: '0' }, 'HTTP2_STREAM_RESET_RATE=0 is out of range'],
     [{ UPSTREAM_KEEPALIVE_MS: '5000' }, 'UPSTREAM_KEEPALIVE_MS=5000 is out of range (15000..3600000)'],
     [{ DISCOVERY: 'consul' }, 'DISCOVERY=consul is not one of: kubernetes, static'],
     [{ ISTIOD_ADDRESSES: 'a=host:notaport' }, 'ISTIOD_ADDRESSES entry "a=host:notaport" is not name=host:port'],
@@ -95,6 +113,22 @@ describe('multicluster authentication settings', () => {
 
   it('keeps "=" inside a kubeconfig path', () => {
     expect(parseAuthClusters('a=/mnt/k=v/config')).toEqual([{ clusterId: 'a', kubeconfigPath: '/mnt/k=v/config' }]);
+  });
+});
+
+describe('token verification bounds', () => {
+  it('defaults TOKENREVIEW_TIMEOUT_MS, TOKEN_REJECT_CACHE_MS and TOKEN_REJECT_CACHE_SIZE, and reads them', () => {
+    expect(loadConfig(base)).toMatchObject({ tokenReviewTimeoutMs: 5000, tokenRejectCacheMs: 10_000, tokenRejectCacheSize: 10_000 });
+    const env = { ...base, TOKENREVIEW_TIMEOUT_MS: '750', TOKEN_REJECT_CACHE_MS: '0', TOKEN_REJECT_CACHE_SIZE: '50' };
+    expect(loadConfig(env)).toMatchObject({ tokenReviewTimeoutMs: 750, tokenRejectCacheMs: 0, tokenRejectCacheSize: 50 });
+  });
+
+  it.each([
+    [{ TOKENREVIEW_TIMEOUT_MS: '0' }, 'TOKENREVIEW_TIMEOUT_MS=0 is out of range (1..300000)'],
+    [{ TOKEN_REJECT_CACHE_MS: '10s' }, 'TOKEN_REJECT_CACHE_MS=10s is not a whole number'],
+    [{ TOKEN_REJECT_CACHE_SIZE: '0' }, 'TOKEN_REJECT_CACHE_SIZE=0 is out of range (1..1000000)'],
+  ])('rejects %o naming the variable', (override, message) => {
+    expect(() => loadConfig({ ...base, ...override })).toThrow(message);
   });
 });
 

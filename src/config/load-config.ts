@@ -4,6 +4,8 @@ import { Env, EnvReader } from './env-parsers.js';
 
 const MIB = 1024 * 1024;
 const MAX_GRPC_MESSAGE_BYTES = 2 ** 31 - 1;
+/** Byte budgets (answers in flight, the response cache) are capped at 1 TiB: no pod has more. */
+const MAX_MEMORY_BYTES = 2 ** 40;
 /** istiod sends GOAWAY too_many_pings for pings more often than every 15 s. */
 const MIN_UPSTREAM_KEEPALIVE_MS = 15_000;
 /** What a Secret data key (and so an istiod remote-secret cluster ID) may contain. */
@@ -28,6 +30,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tlsClientCaFile: read.optionalString('TLS_CLIENT_CA_FILE'),
     tlsReloadIntervalMs: read.integer('TLS_RELOAD_INTERVAL_MS', 5_000, { min: 50, max: 3_600_000 }),
     maxMessageBytes: read.integer('MAX_MESSAGE_BYTES', 256 * MIB, { min: 4 * MIB, max: MAX_GRPC_MESSAGE_BYTES }),
+    maxRequestBytes: read.integer('MAX_REQUEST_BYTES', MIB, { min: 16 * 1024, max: MAX_GRPC_MESSAGE_BYTES }),
 
     discovery,
     staticInstances: parseStaticInstances(read.optionalString('ISTIOD_ADDRESSES'), istiodPort),
@@ -48,8 +51,16 @@ export function loadConfig(env: Env = process.env): AppConfig {
     controlPlaneId: read.string('CONTROL_PLANE_ID', '<external>'),
     mergePlugins: read.list('MERGE_PLUGINS'),
     responseCacheMs: read.integer('RESPONSE_CACHE_MS', 0, { min: 0, max: 600_000 }),
+    responseCacheMaxBytes: read.integer('RESPONSE_CACHE_MAX_BYTES', 64 * MIB, { min: 0, max: MAX_MEMORY_BYTES }),
+    maxInflightAnswerBytes: read.integer('MAX_INFLIGHT_ANSWER_BYTES', 512 * MIB, { min: MIB, max: MAX_MEMORY_BYTES }),
+    answerBudgetWaitMs: read.integer('ANSWER_BUDGET_WAIT_MS', 30_000, { min: 0, max: 600_000 }),
+    answerBudgetMaxWaiting: read.integer('ANSWER_BUDGET_MAX_WAITING', 1000, { min: 0, max: 1_000_000 }),
     maxConcurrentStreams: read.integer('MAX_CONCURRENT_STREAMS', 1000, { min: 1, max: 1_000_000 }),
     maxStreamsPerCaller: read.integer('MAX_STREAMS_PER_CALLER', 100, { min: 1, max: 1_000_000 }),
+    maxRequestsPerStream: read.integer('MAX_REQUESTS_PER_STREAM', 100, { min: 1, max: 1_000_000 }),
+    streamIdleTimeoutMs: read.integer('STREAM_IDLE_TIMEOUT_MS', 300_000, { min: 100, max: 86_400_000 }),
+    http2StreamResetBurst: read.integer('HTTP2_STREAM_RESET_BURST', 10_000, { min: 1, max: 1_000_000 }),
+    http2StreamResetRate: read.integer('HTTP2_STREAM_RESET_RATE', 1000, { min: 1, max: 1_000_000 }),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 20_000, { min: 0, max: 600_000 }),
     readyRequiresReachable: read.boolean('READY_REQUIRES_REACHABLE', false),
     reachableWindowMs: read.integer('READY_REACHABLE_WINDOW_MS', 60_000, { min: 1000, max: 3_600_000 }),
@@ -77,6 +88,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     authAllowedNamespaces: read.list('AUTH_ALLOWED_NAMESPACES'),
     authAllowedSubjects: read.list('AUTH_ALLOWED_SUBJECTS'),
     tokenCacheSize: read.integer('TOKEN_CACHE_SIZE', 10_000, { min: 1, max: 1_000_000 }),
+    tokenReviewTimeoutMs: read.integer('TOKENREVIEW_TIMEOUT_MS', 5_000, { min: 1, max: 300_000 }),
+    tokenRejectCacheMs: read.integer('TOKEN_REJECT_CACHE_MS', 10_000, { min: 0, max: 3_600_000 }),
+    tokenRejectCacheSize: read.integer('TOKEN_REJECT_CACHE_SIZE', 10_000, { min: 1, max: 1_000_000 }),
 
     logLevel: read.choice('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
   };
@@ -87,6 +101,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
 function validateCombinations(config: AppConfig): void {
   // TLS files are checked (and, when absent, replaced by a self-signed certificate) by the
   // serving-credentials module at start, which also reloads them.
+  if (config.maxRequestBytes > config.maxMessageBytes) {
+    throw new ConfigError(
+      'MAX_REQUEST_BYTES',
+      `=${config.maxRequestBytes} is above MAX_MESSAGE_BYTES=${config.maxMessageBytes}, the most the istiod channels may send`,
+    );
+  }
   if (config.discovery === 'static' && config.staticInstances.length === 0) {
     throw new ConfigError('ISTIOD_ADDRESSES', 'must list at least one name=host:port when DISCOVERY=static');
   }

@@ -330,12 +330,12 @@ export interface MetadataSpec {
 }
 
 const tokenKind = fc.oneof(
-  { weight: 8, arbitrary: fc.constant<TokenKind>('valid') },
+  { weight: 12, arbitrary: fc.constant<TokenKind>('valid') },
   { weight: 3, arbitrary: fc.constantFrom<TokenKind>('otherNamespace', 'expired', 'wrongAudience', 'notYetValid', 'foreignIssuer') },
 );
 
 const authorization: fc.Arbitrary<AuthorizationSpec> = fc.oneof(
-  { weight: 10, arbitrary: tokenKind.map((token) => ({ kind: 'bearer' as const, token })) },
+  { weight: 24, arbitrary: tokenKind.map((token) => ({ kind: 'bearer' as const, token })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'missing' as const }) },
   { weight: 1, arbitrary: tokenKind.map((token) => ({ kind: 'lowercaseBearer' as const, token })) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('twice' as const), first: tokenKind, second: printable }) },

@@ -14,10 +14,15 @@ export class IstioctlConnection {
   private readonly client: Client;
   private readonly node = istioctlNode();
 
-  /** `token`: sent as `authorization: Bearer` on every call, as istioctl does in its default mode. */
+  /**
+   * `token`: sent as `authorization: Bearer` on every call, as istioctl does in its default mode.
+   * `extraOptions`: more channel options; a value unique to the connection (e.g. a user number) also
+   * keeps grpc-js from handing it a subchannel of another channel, whatever the pool.
+   */
   constructor(
     address: string,
     private readonly token?: string,
+    extraOptions: ChannelOptions = {},
   ) {
     const Ctor = adsClientConstructor();
     const options: ChannelOptions = {
@@ -25,6 +30,7 @@ export class IstioctlConnection {
       'grpc.use_local_subchannel_pool': 1,
       // istioctl dials a host name; an IP as TLS server name is not allowed (RFC 6066) and Node warns.
       'grpc.ssl_target_name_override': 'localhost',
+      ...extraOptions,
     };
     // istioctl's token mode: TLS without verifying the server (the bench measures, it does not authenticate).
     const tls = credentials.createSsl(null, null, null, { rejectUnauthorized: false, checkServerIdentity: () => undefined });
@@ -39,6 +45,11 @@ export class IstioctlConnection {
     } finally {
       stream.cancel();
     }
+  }
+
+  /** Resolves once the channel is connected (TLS included), so a later request measures no dialing. */
+  connect(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => this.client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve())));
   }
 
   close(): void {

@@ -11,7 +11,11 @@ import {
   type VariantResult,
 } from './load-jobs.js';
 import { ConnectionPool, ErrorLog, runOperation } from './operation.js';
+import { countOwnConnectionsTo } from './proc-stats.js';
 import { median } from './stats.js';
+
+/** A channel option no library reads, unique per concurrent user: channels with different options never share subchannels. */
+const BENCH_USER_OPTION = 'istioctl-proxy-bench.user';
 
 /**
  * `node dist-tools/tools/bench/load-client.js '{}'`: the istioctl side of every measurement, in its own process
@@ -83,14 +87,23 @@ async function runLatency(pool: ConnectionPool, job: LatencyJob): Promise<Latenc
   return { variants: results, truncated };
 }
 
-/** One user per token, each on its own connection: all warm up, then all run their requests together. */
+/**
+ * One user per token, each on its own channel and connection (a channel option unique to the user, so
+ * grpc-js cannot share a subchannel): all connect, warm up, then all run their requests together.
+ */
 async function runConcurrency(job: ConcurrencyJob): Promise<ConcurrencyResult> {
   const deadline = Date.now() + job.budgetMs;
-  const users = job.tokens.map((token) => new IstioctlConnection(job.address, token));
+  const users = job.tokens.map((token, user) => new IstioctlConnection(job.address, token, { [BENCH_USER_OPTION]: user }));
   const samplesMs: number[] = [];
   const errors = new ErrorLog();
   let truncated = false;
+  let resourceBytes = 0;
   try {
+    // Connected before anything is measured, so every user's requests start together and the count
+    // below shows whether each user really has a connection of its own.
+    // A user that cannot connect fails its requests below, where it is counted.
+    await Promise.all(users.map((user) => user.connect(job.timeoutMs).catch(() => undefined)));
+    const connections = countOwnConnectionsTo(Number(job.address.slice(job.address.lastIndexOf(':') + 1)));
     await Promise.all(
       users.map(async (user) => {
         for (let i = 0; i < job.warmupPerStream && Date.now() < deadline; i++) {
@@ -107,14 +120,25 @@ async function runConcurrency(job: ConcurrencyJob): Promise<ConcurrencyResult> {
             return;
           }
           try {
-            samplesMs.push((await runOperation(() => user, [job.address], job.request, job.timeoutMs)).elapsedMs);
+            const outcome = await runOperation(() => user, [job.address], job.request, job.timeoutMs);
+            samplesMs.push(outcome.elapsedMs);
+            resourceBytes = outcome.resourceBytes;
           } catch (err) {
             errors.record(err);
           }
         }
       }),
     );
-    return { samplesMs, errors: errors.count, errorMessages: errors.messages, wallMs: performance.now() - started, truncated };
+    return {
+      samplesMs,
+      errors: errors.count,
+      errorMessages: errors.messages,
+      errorCodes: errors.codes,
+      wallMs: performance.now() - started,
+      resourceBytes,
+      connections,
+      truncated,
+    };
   } finally {
     for (const user of users) user.close();
   }

@@ -53,7 +53,10 @@ export interface LatencyResult {
 export interface ConcurrencyJob {
   address: string;
   request: RequestSpec;
-  /** One token per concurrent istioctl user; each user has its own connection. */
+  /**
+   * One token per concurrent istioctl user; each user has its own channel (a distinct channel option
+   * and a local subchannel pool, so grpc-js never shares a connection between two users).
+   */
   tokens: string[];
   /** Requests each user makes one after another (each on a new stream, as istioctl does). */
   requestsPerStream: number;
@@ -66,8 +69,14 @@ export interface ConcurrencyResult {
   samplesMs: number[];
   errors: number;
   errorMessages: string[];
+  /** Failures by gRPC status name (`RESOURCE_EXHAUSTED`: a proxy limit refused the request), or `other`. */
+  errorCodes: Record<string, number>;
   /** From the first measured request's start to the last one's end. */
   wallMs: number;
+  /** Encoded size of the last complete answer's resources. */
+  resourceBytes: number;
+  /** Established TCP connections to the proxy's port once every user is connected (NaN without /proc). */
+  connections: number;
   truncated: boolean;
 }
 

@@ -1,3 +1,4 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { DiscoveryResponse, ProtoAny } from '../../src/common/xds-types.js';
 import { IstioctlConnection } from './istioctl-connection.js';
 import type { FanoutMode, RequestSpec } from './load-jobs.js';
@@ -75,14 +76,23 @@ function varintSize(value: number): number {
   return size;
 }
 
-/** Counts failures and keeps the first few distinct messages for the report. */
+/** Counts failures (in all and by gRPC status) and keeps the first few distinct messages for the report. */
 export class ErrorLog {
   count = 0;
   readonly messages: string[] = [];
+  /** `RESOURCE_EXHAUSTED`, `UNAVAILABLE`, ...; `other` for failures without a status (timeouts, incomplete answers). */
+  readonly codes: Record<string, number> = {};
 
   record(err: unknown): void {
     this.count++;
     const message = err instanceof Error ? err.message : String(err);
     if (this.messages.length < KEPT_ERROR_MESSAGES && !this.messages.includes(message)) this.messages.push(message);
+    const code = statusName(err);
+    this.codes[code] = (this.codes[code] ?? 0) + 1;
   }
+}
+
+function statusName(err: unknown): string {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? (GrpcStatus[code] ?? `code ${code}`) : 'other';
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 
 const FALLBACK_CLOCK_TICKS = 100;
 let clockTicks: number | undefined;
@@ -28,6 +28,39 @@ export function readCpuMs(pid: number): number {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
     return (ticks * 1000) / ticksPerSecond();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const TCP_ESTABLISHED = '01';
+
+/**
+ * TCP connections this process has established to `port` (any local address), from /proc/net/tcp{,6}
+ * filtered by the sockets among /proc/self/fd; NaN where /proc is unavailable.
+ */
+export function countOwnConnectionsTo(port: number): number {
+  try {
+    const inodes = new Set<string>();
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+        if (match) inodes.add(match[1]);
+      } catch {
+        // closed between readdir and readlink
+      }
+    }
+    const portHex = port.toString(16).toUpperCase().padStart(4, '0');
+    let count = 0;
+    for (const table of ['/proc/self/net/tcp', '/proc/self/net/tcp6']) {
+      const rows = readFileSync(table, 'utf8').trim().split('\n').slice(1);
+      for (const row of rows) {
+        // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+        const fields = row.trim().split(/\s+/);
+        if (fields[2]?.endsWith(`:${portHex}`) && fields[3] === TCP_ESTABLISHED && inodes.has(fields[9])) count++;
+      }
+    }
+    return count;
   } catch {
     return Number.NaN;
   }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchCredentials } from './bench-credentials.js';
+import { loadConfig } from '../../src/config/load-config.js';
 import { freePort } from '../../test/kit/free-port.js';
 import { readCpuMs, readMemory, type ProcessMemory } from './proc-stats.js';
 
@@ -19,6 +20,16 @@ export interface ProxyProcessOptions {
   nodeFlags?: string[];
   startTimeoutMs: number;
   forwardOutput?: boolean;
+}
+
+/** The proxy's admission limits, as its own configuration loader reads the bench's environment. */
+export interface ProxyLimits {
+  maxConcurrentStreams: number;
+  maxStreamsPerCaller: number;
+  maxInflightAnswerBytes: number;
+  answerBudgetMaxWaiting: number;
+  answerBudgetWaitMs: number;
+  responseCacheMs: number;
 }
 
 /** Proxies started and not yet stopped: killed if the runner exits early, so none outlives the bench. */
@@ -40,6 +51,7 @@ export class ProxyProcess {
     private readonly child: ChildProcess,
     readonly address: string,
     readonly healthUrl: string,
+    private readonly env: Record<string, string>,
     forwardOutput: boolean,
   ) {
     const collect = (chunk: string) => {
@@ -88,9 +100,31 @@ export class ProxyProcess {
     };
     const child = spawn(process.execPath, [...(options.nodeFlags ?? []), options.mainJs], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
-    const proxy = new ProxyProcess(child, `127.0.0.1:${grpcPort}`, `http://127.0.0.1:${httpPort}/healthz`, options.forwardOutput ?? false);
+    const proxy = new ProxyProcess(
+      child,
+      `127.0.0.1:${grpcPort}`,
+      `http://127.0.0.1:${httpPort}/healthz`,
+      env,
+      options.forwardOutput ?? false,
+    );
     await proxy.waitReady(options.startTimeoutMs);
     return proxy;
+  }
+
+  /**
+   * The limits in force. The bench sets none of them (the environment above is built from scratch),
+   * so these are the production defaults, the same as deploy/deployment.yaml runs with.
+   */
+  limits(): ProxyLimits {
+    const config = loadConfig(this.env);
+    return {
+      maxConcurrentStreams: config.maxConcurrentStreams,
+      maxStreamsPerCaller: config.maxStreamsPerCaller,
+      maxInflightAnswerBytes: config.maxInflightAnswerBytes,
+      answerBudgetMaxWaiting: config.answerBudgetMaxWaiting,
+      answerBudgetWaitMs: config.answerBudgetWaitMs,
+      responseCacheMs: config.responseCacheMs,
+    };
   }
 
   memory(): ProcessMemory {

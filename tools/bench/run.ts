@@ -12,11 +12,15 @@ import { coalescingScenario } from './scenarios/coalescing.scenario.js';
 import { concurrencyScenario } from './scenarios/concurrency.scenario.js';
 import { configDumpLookupScenario } from './scenarios/config-dump-lookup.scenario.js';
 import { fanoutOverheadScenario } from './scenarios/fanout-overhead.scenario.js';
+import { idleScenario } from './scenarios/idle.scenario.js';
+import { largeMeshCallersScenario } from './scenarios/large-mesh-callers.scenario.js';
 import { largeMeshScenario } from './scenarios/large-mesh.scenario.js';
 
 const SCENARIOS: Scenario[] = [
+  idleScenario,
   fanoutOverheadScenario,
   largeMeshScenario,
+  largeMeshCallersScenario,
   concurrencyScenario,
   coalescingScenario,
   configDumpLookupScenario,

@@ -1,8 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchCredentials } from './bench-credentials.js';
 import type { BenchProfile } from './bench-profile.js';
 import { ChildLink } from './child-link.js';
 import type { FleetInfo, FleetSpec, IstiodSpec } from './fleet-spec.js';
 import { LOAD_COMMANDS, type LatencyJob, type LatencyResult, type VariantResult } from './load-jobs.js';
+import type { ProcessMemory } from './proc-stats.js';
 import { ProxyProcess } from './proxy-process.js';
 import type { GoalResult, ScenarioResult, VariantReport } from './results.js';
 import { ratio, summarize } from './stats.js';
@@ -46,6 +48,8 @@ export interface Environment {
   istiods: FleetInfo['istiods'];
   fleet: ChildLink<FleetInfo>;
   proxy: ProxyProcess;
+  /** The proxy's memory `profile.idleSettleMs` after it was ready, before the first request. */
+  proxyIdle: ProcessMemory;
   client: ChildLink<unknown>;
   /** Milliseconds a job may run: the scenario's budget, cut short by the global deadline. */
   budget(scenarioBudgetMs: number): number;
@@ -73,14 +77,29 @@ export async function withEnvironment<T>(
     tls: { certFile: context.credentials.istiodCertFile, keyFile: context.credentials.istiodKeyFile },
     memoizeAnswers: context.memoizeAnswers,
   };
-  const fleet = await ChildLink.start<FleetInfo>(`${context.benchDir}/istiod-fleet.js`, fleetSpec, {
-    label: 'istiod-fleet',
-    readyTimeoutMs: FLEET_START_TIMEOUT_MS,
-    forwardStderr: context.verbose,
-    nodeFlags: context.fleetNodeFlags,
-  });
+  // The fleet and the load client start side by side (neither needs the other); the proxy needs the fleet.
+  const [fleetStart, clientStart] = await Promise.allSettled([
+    ChildLink.start<FleetInfo>(`${context.benchDir}/istiod-fleet.js`, fleetSpec, {
+      label: 'istiod-fleet',
+      readyTimeoutMs: FLEET_START_TIMEOUT_MS,
+      forwardStderr: context.verbose,
+      nodeFlags: context.fleetNodeFlags,
+    }),
+    ChildLink.start<unknown>(
+      `${context.benchDir}/load-client.js`,
+      {},
+      { label: 'load-client', readyTimeoutMs: CLIENT_START_TIMEOUT_MS, forwardStderr: context.verbose },
+    ),
+  ]);
+  if (fleetStart.status === 'rejected' || clientStart.status === 'rejected') {
+    if (fleetStart.status === 'fulfilled') await fleetStart.value.stop().catch(() => undefined);
+    if (clientStart.status === 'fulfilled') await clientStart.value.stop().catch(() => undefined);
+    throw fleetStart.status === 'rejected' ? fleetStart.reason : (clientStart as PromiseRejectedResult).reason;
+  }
+  context.log('TRACE fleet+client up');
+  const fleet = fleetStart.value;
+  const client = clientStart.value;
   let proxy: ProxyProcess | undefined;
-  let client: ChildLink<unknown> | undefined;
   try {
     const proxied = new Set(options.istiods.filter(options.behindProxy ?? (() => true)).map(({ name }) => name));
     proxy = await ProxyProcess.start({
@@ -91,33 +110,29 @@ export async function withEnvironment<T>(
       startTimeoutMs: PROXY_START_TIMEOUT_MS,
       forwardOutput: context.verbose,
     });
-    client = await ChildLink.start<unknown>(
-      `${context.benchDir}/load-client.js`,
-      {},
-      {
-        label: 'load-client',
-        readyTimeoutMs: CLIENT_START_TIMEOUT_MS,
-        forwardStderr: context.verbose,
-      },
-    );
+    context.log('TRACE proxy up');
+    await sleep(context.profile.idleSettleMs);
+    const proxyIdle = proxy.memory();
     const budget = (scenarioBudgetMs: number) => Math.max(0, Math.min(scenarioBudgetMs, context.deadline - Date.now()));
-    const linkedClient = client;
     const call = <Result>(command: string, job: unknown, budgetMs: number) =>
-      linkedClient.call<Result>(command, job, budgetMs + context.profile.requestTimeoutMs + JOB_GRACE_MS);
+      client.call<Result>(command, job, budgetMs + context.profile.requestTimeoutMs + JOB_GRACE_MS);
     return await body({
       istiods: fleet.info.istiods,
       fleet,
       proxy,
+      proxyIdle,
       client,
       budget,
       call,
       runLatency: (job) => call<LatencyResult>(LOAD_COMMANDS.latency, job, job.budgetMs),
     });
   } finally {
-    await client?.stop().catch(() => undefined);
-    const code = await proxy?.stop().catch(() => undefined);
+    context.log('TRACE body done');
+    const [, code] = await Promise.all([client.stop().catch(() => undefined), proxy?.stop().catch(() => undefined)]);
     if (code !== undefined && code !== 0 && code !== null) context.log(`proxy exited with ${code}\n${proxy?.outputTail ?? ''}`);
+    context.log('TRACE client+proxy stopped');
     await fleet.stop().catch(() => undefined);
+    context.log('TRACE fleet stopped');
   }
 }
 
@@ -171,6 +186,35 @@ export function atMost(id: string, description: string, measured: number, limit:
     target: `≤ ${limit}${unit ? ` ${unit}` : ''}`,
     pass: Number.isFinite(measured) && measured <= limit,
   };
+}
+
+/** A goal `measured ≥ floor`. */
+export function atLeast(id: string, description: string, measured: number, floor: number, unit = ''): GoalResult {
+  return {
+    id,
+    description,
+    measured,
+    unit,
+    target: `≥ ${floor}${unit ? ` ${unit}` : ''}`,
+    pass: Number.isFinite(measured) && measured >= floor,
+  };
+}
+
+/**
+ * Warm-up as a job of its own, then the measured operations with the proxy's CPU time (user + system,
+ * /proc/<pid>/stat) read just before and after: `proxyCpuMs` covers the measured phase only.
+ */
+export async function measureLatency(environment: Environment, job: LatencyJob): Promise<{ result: LatencyResult; proxyCpuMs: number }> {
+  const deadline = Date.now() + job.budgetMs;
+  if (job.warmupOps > 0) await environment.runLatency({ ...job, reps: 0 });
+  const cpuBefore = environment.proxy.cpuMs();
+  const result = await environment.runLatency({ ...job, warmupOps: 0, budgetMs: Math.max(0, deadline - Date.now()) });
+  return { result, proxyCpuMs: environment.proxy.cpuMs() - cpuBefore };
+}
+
+/** Requests a variant made in the measured phase: answered (samples) and failed. */
+export function attempts(report: VariantReport): number {
+  return report.latency.count + report.errors;
 }
 
 /** A goal `low ≤ measured ≤ high`. */

@@ -78,7 +78,9 @@ export function proxyStatusTable(response: DiscoveryResponse, now: Date, namespa
     }
     rows.push({ proxyId: config.node?.id ?? '', clusterId: meta.clusterId, istiodId, istioVersion: meta.istioVersion, typeStatus });
   }
-  rows.sort((a, b) => compareStrings(a.proxyId, b.proxyId));
+  // istioctl sorts by NAME only (sort.Slice, not stable); CLUSTER breaks ties so the same pod
+  // name in two clusters always prints in the same order.
+  rows.sort((a, b) => compareStrings(a.proxyId, b.proxyId) || compareStrings(a.clusterId, b.clusterId));
   const core = CORE_ORDER.filter((type) => seen.has(type));
   const extras = [...seen].filter((type) => !CORE_ORDER.includes(type)).sort(compareStrings);
   return { rows, types: [...core, ...extras] };

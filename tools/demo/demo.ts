@@ -5,17 +5,18 @@ import { loadConfig } from '../../src/config/load-config.js';
 import pino from 'pino';
 import { PinoLogger } from '../../src/modules/logging/pino-logger.js';
 import { runClient } from '../cli/client.js';
-import { findPodOnThird, buildDemoMesh } from '../sim/mesh-fixtures.js';
-import { startDemoMesh, DEMO_ISTIOD_SERVER_NAME, type DemoMesh } from './demo-mesh.js';
+import { POD_IN_BOTH_CLUSTERS, RECONNECTED_WITH_STALE_COPY, buildMulticlusterMesh, findPodOnThird } from '../sim/mesh-fixtures.js';
+import { startDemoMesh, DEMO_ISTIOD_SERVER_NAME, type DemoCluster, type DemoMesh } from './demo-mesh.js';
 
 /**
- * `npm run demo`: the real proxy on :9090 in front of 3 simulated istiods, queried with the bundled
- * istioctl-style client, then exit 0. `npm run demo -- --serve` keeps everything running.
+ * `npm run demo`: the real proxy on :9090 in front of 3 simulated istiods of an external control
+ * plane serving two clusters, queried with the bundled istioctl-style client by callers of both
+ * clusters, then exit 0. `npm run demo -- --serve` keeps everything running.
  */
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { serve: { type: 'boolean', default: false } } });
   const grpcPort = process.env.GRPC_PORT ?? '9090';
-  const mesh = await startDemoMesh();
+  const mesh = await startDemoMesh({ multicluster: true });
   let proxy: RunningProxy | undefined;
   try {
     proxy = await startProxy(
@@ -30,9 +31,9 @@ async function main(): Promise<number> {
         ISTIOD_ADDRESSES: mesh.istiods.map((istiod) => `${istiod.podName}=${istiod.address}`).join(','),
         UPSTREAM_CA_FILE: mesh.caFile,
         UPSTREAM_SERVER_NAME: DEMO_ISTIOD_SERVER_NAME,
-        AUTH_MODE: 'jwks',
-        JWT_JWKS_FILE: mesh.jwksFile,
-        JWT_ISSUER: mesh.issuer,
+        // Each caller's token is reviewed by the cluster that issued it, and istiod is told which one.
+        AUTH_MODE: 'tokenreview',
+        AUTH_CLUSTERS: mesh.clusters.map((cluster) => `${cluster.id}=${cluster.kubeconfigFile}`).join(','),
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       }),
       // The proxy's JSON logs go to stderr so stdout reads like istioctl's output.
@@ -40,18 +41,26 @@ async function main(): Promise<number> {
     );
     const address = `localhost:${grpcPort}`;
     banner(mesh, address);
-    const common = ['--address', address, '--token-file', mesh.tokenFile];
-    const pod = findPodOnThird(buildDemoMesh());
+    const [east, west] = mesh.clusters;
+    const pod = findPodOnThird(buildMulticlusterMesh());
+    const session: Array<[DemoCluster, string[]]> = [
+      [east, ['proxy-status']],
+      [east, ['proxy-status', pod]],
+      [west, ['x', 'version']],
+      [west, ['x', 'internal-debug', 'clusterz']],
+    ];
     let failures = 0;
-    for (const command of [['proxy-status'], ['proxy-status', pod], ['x', 'version']]) {
-      console.log(`\n$ istioctl ${command.join(' ')}`);
-      failures += (await runClient([...command, ...common], (line) => console.log(line))) === 0 ? 0 : 1;
+    for (const [cluster, command] of session) {
+      console.log(`\n$ istioctl ${command.join(' ')}    # as istio-system/default of cluster ${cluster.id}`);
+      const args = [...command, '--address', address, '--token-file', cluster.tokenFile];
+      failures += (await runClient(args, (line) => console.log(line))) === 0 ? 0 : 1;
     }
     if (values.serve) {
-      console.log(
-        `\nServing on ${address} (TLS) until Ctrl-C. Try:\n  npm run client -- proxy-status --address ${address} --token-file ${mesh.tokenFile}`,
-      );
-      console.log(`  npm run client -- internal-debug syncz --address ${address} --token-file ${mesh.tokenFile}`);
+      console.log(`\nServing on ${address} (TLS) until Ctrl-C. Try:`);
+      for (const cluster of mesh.clusters) {
+        console.log(`  npm run client -- proxy-status --address ${address} --token-file ${cluster.tokenFile}    # ${cluster.id}`);
+      }
+      console.log(`  npm run client -- internal-debug syncz --address ${address} --token-file ${east.tokenFile}`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
@@ -65,10 +74,16 @@ async function main(): Promise<number> {
 }
 
 function banner(mesh: DemoMesh, address: string): void {
-  console.log(`istioctl-proxy demo: proxy on ${address} (TLS), fanning out to ${mesh.istiods.length} simulated istiods:`);
+  console.log(`istioctl-proxy demo: proxy on ${address} (TLS), fanning out to ${mesh.istiods.length} simulated istiods`);
+  console.log(`of one external control plane serving clusters ${mesh.clusters.map((cluster) => cluster.id).join(' and ')}:`);
   for (const istiod of mesh.istiods) {
-    console.log(`  ${istiod.podName}  ${istiod.address}  istiod ${istiod.version}, ${istiod.proxies.length} sidecars`);
+    const perCluster = mesh.clusters.map(({ id }) => `${istiod.proxies.filter((p) => p.clusterId === id).length} in ${id}`);
+    console.log(`  ${istiod.podName}  ${istiod.address}  istiod ${istiod.version}, sidecars: ${perCluster.join(', ')}`);
   }
+  for (const cluster of mesh.clusters) console.log(`  cluster ${cluster.id}: TokenReview by its API server at ${cluster.apiUrl}`);
+  const holders = mesh.istiods.filter((istiod) => istiod.proxies.some((p) => p.id === RECONNECTED_WITH_STALE_COPY)).map((i) => i.podName);
+  console.log(`  ${POD_IN_BOTH_CLUSTERS} runs in both clusters (a StatefulSet pod: same name, two proxies);`);
+  console.log(`  ${RECONNECTED_WITH_STALE_COPY} reconnected to ${holders[0]}: ${holders[1]} still holds a dead STALE copy.`);
 }
 
 main().then(

@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { XDS_TYPE_URLS, clustersOf, podIpOf, serviceNameOf, watchedTypes, type SimulatedProxy } from './simulated-proxy.js';
+import {
+  DEFAULT_CLUSTER_ID,
+  XDS_TYPE_URLS,
+  clustersOf,
+  lastPushTime,
+  podIpOf,
+  serviceNameOf,
+  watchedTypes,
+  type SimulatedProxy,
+} from './simulated-proxy.js';
+import type { ClusterSyncStatus } from './simulator-knobs.js';
 
 /**
  * The JSON documents behind istiod's `/debug/*` handlers (pilot/pkg/xds/debug.go), reduced to the
@@ -19,6 +29,8 @@ export interface MeshView {
   istiodNamespace: string;
   connections: SimulatedConnection[];
   now: Date;
+  /** The `clusterSync` knob: remote-cluster states this replica reports in clusterz. */
+  clusterSync?: Record<string, ClusterSyncStatus>;
 }
 
 const SERVICE_PORT = { name: 'http', port: 9080, protocol: 'HTTP' };
@@ -50,10 +62,25 @@ function serviceVipOf(hostname: string): string {
   return `10.96.${digest[0]}.${(digest[1] % 254) + 1}`;
 }
 
-export function syncStatuses({ connections }: MeshView): Record<string, string>[] {
+const PUSH_INTERVAL_MS = 60_000;
+
+/**
+ * A push nonce as istiod makes it (xdsgen `nonce`): the push version `<RFC 3339 time>/<counter>`
+ * followed by a UUID, so a nonce tells when it was pushed. Deterministic per connection and type.
+ */
+function pushNonce(pushedAt: Date, ...parts: string[]): string {
+  const counter = parseInt(fakeNonce(...parts).slice(0, 3), 16) % 1000;
+  return `${pushedAt.toISOString().replace(/\.\d{3}Z$/, 'Z')}/${counter}${fakeNonce(pushedAt.toISOString(), ...parts)}`;
+}
+
+/**
+ * `/debug/syncz`: istiod's SyncStatus per connection. SYNCED: the acked nonce is the sent one;
+ * STALE and ERROR: the proxy last acknowledged an earlier push (istioctl once printed both as STALE).
+ */
+export function syncStatuses({ connections, now }: MeshView): Record<string, string>[] {
   return connections.map(({ proxy, connectionId }) => {
     const status: Record<string, string> = {
-      cluster_id: proxy.clusterId ?? 'Kubernetes',
+      cluster_id: proxy.clusterId ?? DEFAULT_CLUSTER_ID,
       proxy: proxy.id,
       proxy_type: nodeTypeOf(proxy),
       proxy_version: proxy.istioVersion,
@@ -62,9 +89,11 @@ export function syncStatuses({ connections }: MeshView): Record<string, string>[
     for (const type of watchedTypes(proxy)) {
       const prefix = SYNC_STATUS_PREFIXES[type.typeUrl];
       if (!prefix || type.status === 'NOT_SENT') continue;
-      const sent = fakeNonce(connectionId, type.typeUrl, 'sent');
+      const pushedAt = lastPushTime(type, now) ?? now;
+      const sent = pushNonce(pushedAt, connectionId, type.typeUrl);
       status[`${prefix}_sent`] = sent;
-      status[`${prefix}_acked`] = type.status === 'SYNCED' ? sent : fakeNonce(connectionId, type.typeUrl, 'acked');
+      status[`${prefix}_acked`] =
+        type.status === 'SYNCED' ? sent : pushNonce(new Date(pushedAt.getTime() - PUSH_INTERVAL_MS), connectionId, type.typeUrl);
     }
     return status;
   });
@@ -226,4 +255,18 @@ export function pushStatus({ podName, connections, now }: MeshView): Record<stri
     Start: new Date(now.getTime() - 5).toISOString(),
     End: now.toISOString(),
   };
+}
+
+/**
+ * `/debug/clusterz` (`cluster.DebugInfo` per cluster istiod watches): the clusters of this replica's
+ * proxies and those named in the `clusterSync` knob, sorted, `synced` unless the knob says otherwise.
+ */
+export function remoteClusters({ connections, clusterSync = {} }: MeshView): Record<string, string>[] {
+  const ids = new Set([...connections.map(({ proxy }) => proxy.clusterId ?? DEFAULT_CLUSTER_ID), ...Object.keys(clusterSync)]);
+  if (ids.size === 0) ids.add(DEFAULT_CLUSTER_ID);
+  return [...ids].sort().map((id) => ({
+    id,
+    secretName: id === DEFAULT_CLUSTER_ID ? '' : `istio-remote-secret-${id}`,
+    syncStatus: clusterSync[id] ?? 'synced',
+  }));
 }

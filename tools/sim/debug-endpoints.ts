@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import {
   adsClients,
   configDumpJson,
@@ -8,6 +9,7 @@ import {
   nameTableJson,
   pushStatus,
   registry,
+  remoteClusters,
   syncStatuses,
   type MeshView,
   type SimulatedConnection,
@@ -70,7 +72,7 @@ const MESH_WIDE: Record<string, Handler> = {
     { group: 'security.istio.io', version: 'v1', kind: 'PeerAuthentication' },
   ],
   inject: () => ({ templates: ['sidecar', 'gateway'], values: {} }),
-  clusterz: () => [{ id: 'Kubernetes', syncStatus: 'synced' }],
+  clusterz: ({ view }) => remoteClusters(view),
   networkz: () => [],
   mcsz: () => [],
   endpointShardz: () => ({}),
@@ -120,4 +122,40 @@ export function debugPaths(overrides: Record<string, string> = {}): string[] {
   return [...new Set([...Object.keys(PROXY_SCOPED), ...Object.keys(MESH_WIDE), ...Object.keys(overrides)])]
     .filter((path) => path !== 'list')
     .sort();
+}
+
+/** Go's net/http/pprof profiles that a `seconds` query turns into a delta over that long. */
+const PPROF_PROFILES = ['allocs', 'block', 'goroutine', 'heap', 'mutex', 'threadcreate'];
+const PPROF_INDEX = `<html>\n<head>\n<title>/debug/pprof/</title>\n</head>\n<body>\n/debug/pprof/\n</body>\n</html>\n`;
+
+/**
+ * How long istiod takes to answer a path, in ms: `pprof/profile` samples the CPU for `seconds`
+ * (default 30), `pprof/trace` records for `seconds` (default 1); everything else answers at once.
+ */
+export function debugRunMs(resourceName: string): number {
+  const path = debugPathOf(resourceName).replace(/^\/?(debug\/)?/, '');
+  const defaults: Record<string, number> = { 'pprof/profile': 30, 'pprof/trace': 1 };
+  if (!(path in defaults)) return 0;
+  const query = resourceName.includes('?') ? resourceName.slice(resourceName.indexOf('?') + 1) : '';
+  const seconds = Number(new URLSearchParams(query).get('seconds') ?? Number.NaN);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : defaults[path]) * 1000;
+}
+
+/**
+ * `/debug/pprof/*` bodies (Go's net/http/pprof, which istiod registers with ENABLE_PROFILING):
+ * profiles are gzipped protobuf, so binary; here gzip of a line naming the replica, which tests
+ * can unpack. Undefined for paths that are not pprof.
+ */
+export function profileBody(resourceName: string, view: MeshView): Buffer | undefined {
+  const path = debugPathOf(resourceName).replace(/^\/?(debug\/)?/, '');
+  if (path !== 'pprof' && !path.startsWith('pprof/')) return undefined;
+  const name = path.slice('pprof/'.length).replace(/\/$/, '');
+  const sample = (kind: string) => gzipSync(`simulated ${kind} profile of ${view.podName} (${debugRunMs(resourceName) / 1000} s)\n`);
+  if (name === '') return Buffer.from(PPROF_INDEX);
+  if (name === 'cmdline') return Buffer.from('pilot-discovery\x00discovery');
+  if (name === 'symbol') return Buffer.from('num_symbols: 1\n');
+  if (name === 'profile') return sample('cpu');
+  if (name === 'trace') return Buffer.concat([Buffer.from('go 1.24 trace\x00\x00\x00'), sample('trace')]);
+  if (PPROF_PROFILES.includes(name)) return sample(name);
+  return Buffer.from('Unknown profile\n');
 }

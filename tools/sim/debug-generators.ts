@@ -2,7 +2,7 @@ import { status } from '@grpc/grpc-js';
 import type { DiscoveryRequest, ProtoAny } from '../../src/common/xds-types.js';
 import { clientConfigAny, configDumpAnys } from './client-config.encoder.js';
 import type { MeshView, SimulatedConnection } from './debug-documents.js';
-import { NAMESPACE_SCOPED_DEBUG_PATHS, debugBody, debugPathOf } from './debug-endpoints.js';
+import { NAMESPACE_SCOPED_DEBUG_PATHS, debugBody, debugPathOf, debugRunMs, profileBody } from './debug-endpoints.js';
 import type { SimulatorKnobs } from './simulator-knobs.js';
 import type { CallerIdentity } from './xds-node.js';
 import { ISTIOD_MESSAGES, XdsStatusError, spiffeId } from './xds-status.js';
@@ -44,7 +44,7 @@ function padding(bytes: number, fill: string): string {
 function syncz(context: GeneratorContext): ProtoAny[] {
   const connections = visibleConnections(context);
   const { now } = context.view;
-  const options = { now, legacy: context.knobs.legacySyncz };
+  const options = { now, legacy: context.knobs.legacySyncz, reverseMetadata: context.knobs.reverseMetadataOrder };
   const resources = connections.map(({ proxy }, index) =>
     clientConfigAny(proxy, { ...options, padding: index === 0 ? padding(context.knobs.paddingBytes, 'x') : undefined }),
   );
@@ -79,7 +79,9 @@ function debug(request: DiscoveryRequest, context: GeneratorContext): ProtoAny[]
       `the debug info is not available for current identity: ${JSON.stringify(spiffeId(restricted.namespace, restricted.serviceAccount))}`,
     );
   }
-  const view = { ...context.view, connections: visibleConnections(context) };
+  const view = { ...context.view, connections: visibleConnections(context), clusterSync: context.knobs.clusterSync };
+  const profile = profileBody(resourceName, view);
+  if (profile) return [{ type_url: DEBUG_TYPE_URL, value: profile }];
   // Trailing whitespace keeps JSON bodies parseable while making them as large as a test needs.
   const body = debugBody(resourceName, view, context.debugBodies) + padding(context.knobs.paddingBytes, ' ');
   return [{ type_url: DEBUG_TYPE_URL, value: Buffer.from(body, 'utf8') }];
@@ -100,4 +102,10 @@ export function generateResources(request: DiscoveryRequest, context: GeneratorC
     default:
       return [];
   }
+}
+
+/** How long istiod works on a request before answering: a pprof CPU profile or trace runs for its `seconds`. */
+export function answerDelayMs(request: DiscoveryRequest): number {
+  if (request.type_url !== DEBUG_TYPE_URL || request.resource_names.length !== 1) return 0;
+  return debugRunMs(request.resource_names[0]);
 }

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { SimulatedIstiodOptions } from './istiod-simulator.js';
-import { XDS_TYPE_URLS, podIpOf, type SimulatedProxy, type SimulatedProxyType } from './simulated-proxy.js';
+import { XDS_TYPE_URLS, podIpOf, watchedTypes, type SimulatedProxy, type SimulatedProxyType } from './simulated-proxy.js';
 
 export const CURRENT_ISTIO_VERSION = '1.27.3';
 export const PREVIOUS_ISTIO_VERSION = '1.26.1';
 
 const MINUTE_MS = 60_000;
 
-type DemoIstiodOptions = Pick<SimulatedIstiodOptions, 'podName' | 'version' | 'proxies'>;
+type DemoIstiodOptions = Pick<SimulatedIstiodOptions, 'podName' | 'version' | 'proxies' | 'knobs'>;
 
 function minutesBefore(now: Date, minutes: number): Date {
   return new Date(now.getTime() - minutes * MINUTE_MS);
@@ -88,6 +88,64 @@ export function buildDemoMesh({ now = new Date() }: { now?: Date } = {}): DemoIs
       ],
     },
   ];
+}
+
+export const EAST_CLUSTER = 'east';
+export const WEST_CLUSTER = 'west';
+/** A StatefulSet pod: its name is the same in every cluster that runs the StatefulSet. */
+export const POD_IN_BOTH_CLUSTERS = 'mongodb-0.bookinfo';
+/** The proxy whose old connection is still held, STALE, by the third replica of the multicluster mesh. */
+export const RECONNECTED_WITH_STALE_COPY = 'details-v1-79f774bdb9-kqv2m.bookinfo';
+
+/**
+ * The connection a proxy left behind when it reconnected to another replica: istiod keeps pushing
+ * to it until it notices the connection is gone, and those pushes are never acknowledged. So its
+ * last_updated is newer than the live copy's, and the types pushed since are STALE.
+ */
+export function deadCopyOf(proxy: SimulatedProxy, now: Date, minutesAgo = 1): SimulatedProxy {
+  const lastUpdated = minutesBefore(now, minutesAgo);
+  const types = watchedTypes(proxy).map((type): SimulatedProxyType => {
+    if (type.status === 'NOT_SENT') return type;
+    return {
+      ...type,
+      status: type.typeUrl === XDS_TYPE_URLS.EDS || type.typeUrl === XDS_TYPE_URLS.RDS ? 'STALE' : type.status,
+      lastUpdated,
+    };
+  });
+  return { ...proxy, types };
+}
+
+/**
+ * The demo mesh as an external control plane serving two clusters, `east` (bookinfo and the
+ * ingress gateway) and `west` (the rest): every replica holds proxies of both. `mongodb-0.bookinfo`
+ * runs in both clusters (two different proxies with one node.id); details reconnected from the third
+ * replica to the second, which left a dead STALE copy with newer pushes on the third; the third
+ * replica's informer for `west` timed out (clusterz differs per replica), and the second marshals
+ * node metadata in another order (as Go's random map order does).
+ */
+export function buildMulticlusterMesh({ now = new Date() }: { now?: Date } = {}): DemoIstiodOptions[] {
+  const [first, second, third] = buildDemoMesh({ now }).map((istiod) => ({
+    ...istiod,
+    proxies: (istiod.proxies ?? []).map((proxy): SimulatedProxy => ({ ...proxy, clusterId: clusterOf(proxy) })),
+  }));
+  const mongodb = (clusterId: string, minutesAgo: number): SimulatedProxy => ({
+    ...proxy(POD_IN_BOTH_CLUSTERS, CURRENT_ISTIO_VERSION, syncedTypes(now, minutesAgo)),
+    clusterId,
+  });
+  first.proxies.push(mongodb(EAST_CLUSTER, 2));
+  second.proxies.push(mongodb(WEST_CLUSTER, 6));
+  const details = second.proxies.find(({ id }) => id === RECONNECTED_WITH_STALE_COPY);
+  if (!details) throw new Error(`the second replica holds no ${RECONNECTED_WITH_STALE_COPY}`);
+  third.proxies.unshift(deadCopyOf(details, now));
+  return [
+    { ...first, knobs: { clusterSync: { [EAST_CLUSTER]: 'synced', [WEST_CLUSTER]: 'synced' } } },
+    { ...second, knobs: { clusterSync: { [EAST_CLUSTER]: 'synced', [WEST_CLUSTER]: 'synced' }, reverseMetadataOrder: true } },
+    { ...third, knobs: { clusterSync: { [EAST_CLUSTER]: 'synced', [WEST_CLUSTER]: 'timeout' } } },
+  ];
+}
+
+function clusterOf(proxy: SimulatedProxy): string {
+  return proxy.namespace === 'bookinfo' || proxy.id.startsWith('istio-ingressgateway') ? EAST_CLUSTER : WEST_CLUSTER;
 }
 
 /** A `<pod>.<ns>` that only the third replica holds: config_dump must find it behind the proxy. */

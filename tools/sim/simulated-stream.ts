@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { status, type Metadata, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { DiscoveryRequest, DiscoveryResponse, XdsNode } from '../../src/common/xds-types.js';
+import { answerDelayMs } from './debug-generators.js';
 import type { SimulatorKnobs } from './simulator-knobs.js';
 import { authorizeNode, validateNode, type CallerIdentity } from './xds-node.js';
 import { XdsStatusError } from './xds-status.js';
@@ -73,7 +74,8 @@ export class SimulatedStream {
   private async handle(request: DiscoveryRequest): Promise<void> {
     const { knobs } = this.host;
     if (knobs.hang) return;
-    if (knobs.delayMs > 0) await sleep(knobs.delayMs);
+    const busyMs = knobs.delayMs + answerDelayMs(request);
+    if (busyMs > 0) await sleep(busyMs);
     if (this.ended) return;
     if (knobs.resetMidAnswer) {
       this.ended = true;

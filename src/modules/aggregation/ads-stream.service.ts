@@ -1,6 +1,7 @@
 import { Metadata, status } from '@grpc/grpc-js';
 import { Inject, Injectable } from '@nestjs/common';
-import { EMPTY, Observable, catchError, concatMap, defer, finalize, map, tap, throwError } from 'rxjs';
+import { EMPTY, Observable, catchError, concatMap, defer, finalize, map, takeUntil, tap, throwError } from 'rxjs';
+import { requestGate } from '../../adapters/grpc-js.adapter.js';
 import { endWithTrailers, trackWrites } from '../../adapters/nest-grpc.adapter.js';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
 import { DiscoveryRequest, DiscoveryResponse, XdsNode } from '../../common/xds-types.js';
@@ -11,20 +12,27 @@ import { AggregateOutcome } from './aggregate-outcome.js';
 import { AggregationService } from './aggregation.service.js';
 import { CallerContext } from './caller-context.js';
 import { AdsCall, callerDeadline } from './call-hooks.js';
+import { limitKey } from './caller-key.js';
 import { rpcError } from './grpc-errors.js';
 import { MISSING_INSTANCES_HEADER } from './partial-result.policy.js';
-import { RequestLog } from './request-log.js';
+import { RequestCaller, RequestLog } from './request-log.js';
 import { StreamLimits } from './stream-limits.js';
 import { StreamState } from './stream-state.js';
 
+/** Trailer saying why the proxy ended a stream with OK (today only `idle`). */
+export const STREAM_ENDED_HEADER = 'x-istioctl-proxy-stream-ended';
+
 /**
  * Serves one istioctl stream: every request gets exactly one response (in request order), ACKs get
- * none, and the stream stays open until the client half-closes or cancels (istioctl does neither
- * explicitly and sets no deadline, so nothing here waits for either).
+ * none. The next request is read only once the previous answer is flushed to the caller (a caller
+ * that stops reading holds only itself, by HTTP/2 flow control). The stream stays open until the
+ * client half-closes or cancels (istioctl does neither explicitly and sets no deadline), or until it
+ * has had no request in flight for STREAM_IDLE_TIMEOUT_MS, when it ends with OK.
  */
 @Injectable()
 export class AdsStreamService {
-  private readonly limits: StreamLimits;
+  private readonly maxRequestsPerStream: number;
+  private readonly idleTimeoutMs: number;
 
   constructor(
     private readonly aggregation: AggregationService,
@@ -32,9 +40,11 @@ export class AdsStreamService {
     private readonly lifecycle: LifecycleService,
     private readonly metrics: MetricsService,
     private readonly requestLog: RequestLog,
+    private readonly limits: StreamLimits,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    this.limits = new StreamLimits(config.maxConcurrentStreams, config.maxStreamsPerCaller);
+    this.maxRequestsPerStream = config.maxRequestsPerStream;
+    this.idleTimeoutMs = config.streamIdleTimeoutMs;
   }
 
   serve(requests$: Observable<DiscoveryRequest>, metadata: Metadata, call: AdsCall): Observable<DiscoveryResponse> {
@@ -53,32 +63,49 @@ export class AdsStreamService {
       return throwError(() => rpcError(status.UNAVAILABLE, 'istioctl-proxy is shutting down; retry against another replica'));
     }
     const identity = this.identities.get(metadata);
-    const caller = identity?.subject ?? 'unverified';
+    const caller: RequestCaller = identity ?? { subject: 'unverified' };
     let release: () => void;
     try {
-      release = this.limits.acquire(caller);
+      release = this.limits.acquire(limitKey(identity, metadata));
     } catch (err) {
       return throwError(() => err);
     }
     this.metrics.openStreams.inc();
-    const state = new StreamState();
+    const state = new StreamState(this.maxRequestsPerStream);
+    const gate = requestGate(metadata);
+    // Every write is an answer, one at a time: once it is flushed the stream may read its next request.
+    const requestDone = () => {
+      state.done();
+      gate.release();
+    };
     const trailers = new Metadata();
     endWithTrailers(call, trailers);
     trackWrites(
       call,
       () => this.lifecycle.requestStarted(),
-      () => this.lifecycle.requestFinished(),
+      () => {
+        this.lifecycle.requestFinished();
+        requestDone();
+      },
     );
     const context: CallerContext = { metadata, deadline: callerDeadline(call), identity };
+    const idle$ = state
+      .idleFor(this.idleTimeoutMs)
+      .pipe(tap(() => trailers.set(STREAM_ENDED_HEADER, `idle for STREAM_IDLE_TIMEOUT_MS=${this.idleTimeoutMs}`)));
 
     return requests$.pipe(
+      // Synchronously as each request arrives, so a request past the limit is never fanned out.
+      tap(() => state.taken()),
       concatMap((request) =>
         defer(() => {
           if (!state.node) {
             if (!request.node?.id) throw rpcError(status.INVALID_ARGUMENT, 'missing node information');
             state.node = request.node;
           }
-          if (state.isAck(request)) return EMPTY;
+          if (state.isAck(request)) {
+            requestDone();
+            return EMPTY;
+          }
           return this.answer(request, state.node, context, caller).pipe(
             map(({ response, missing }) => {
               state.recordSent(response);
@@ -95,6 +122,7 @@ export class AdsStreamService {
           );
         }),
       ),
+      takeUntil(idle$),
       finalize(() => {
         release();
         this.metrics.openStreams.dec();
@@ -103,7 +131,7 @@ export class AdsStreamService {
   }
 
   /** One request: counted in flight (for graceful shutdown), measured, and logged on one line. */
-  private answer(request: DiscoveryRequest, node: XdsNode, context: CallerContext, caller: string): Observable<AggregateOutcome> {
+  private answer(request: DiscoveryRequest, node: XdsNode, context: CallerContext, caller: RequestCaller): Observable<AggregateOutcome> {
     const started = performance.now();
     this.lifecycle.requestStarted();
     return this.aggregation.aggregate(request, node, context).pipe(

@@ -5,6 +5,8 @@ import { DiscoveryModule } from '../discovery/discovery.module.js';
 import { AdsStreamService } from './ads-stream.service.js';
 import { AdsController } from './ads.controller.js';
 import { AggregationService } from './aggregation.service.js';
+import { AnswerMemory } from './answer-memory.js';
+import { BoundedLabels } from './bounded-labels.js';
 import { DeadlineBudget } from './deadline-budget.js';
 import { FanoutMetrics } from './fanout-metrics.js';
 import { FanoutService } from './fanout.service.js';
@@ -16,6 +18,7 @@ import { PartialResultPolicy } from './partial-result.policy.js';
 import { RequestCoalescing } from './request-coalescing.js';
 import { RequestLog } from './request-log.js';
 import { ResponseEnvelope } from './response-envelope.js';
+import { streamLimitsProviders } from './stream-limits.js';
 import { UpstreamCredentials } from './upstream-credentials.js';
 
 @Module({
@@ -23,6 +26,7 @@ import { UpstreamCredentials } from './upstream-credentials.js';
   controllers: [AdsController],
   providers: [
     AdsStreamService,
+    ...streamLimitsProviders,
     RequestLog,
     ResponseEnvelope,
     AggregationService,
@@ -30,6 +34,8 @@ import { UpstreamCredentials } from './upstream-credentials.js';
     DeadlineBudget,
     PartialResultPolicy,
     FanoutMetrics,
+    AnswerMemory,
+    BoundedLabels,
     FanoutService,
     InstanceHealth,
     UpstreamCredentials,

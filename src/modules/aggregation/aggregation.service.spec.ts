@@ -12,6 +12,7 @@ import { DiscoveryService } from '../discovery/discovery.service.js';
 import { InstanceSource } from '../discovery/instance-source.js';
 import { IstiodInstance } from '../discovery/istiod-instance.js';
 import { AggregationService } from './aggregation.service.js';
+import { AnswerMemory } from './answer-memory.js';
 import { DeadlineBudget } from './deadline-budget.js';
 import { FanoutMetrics } from './fanout-metrics.js';
 import { FanoutService } from './fanout.service.js';
@@ -61,6 +62,7 @@ function build(answers: Record<string, () => Observable<DiscoveryResponse>>, env
   registry.register([{ typeUrl: SYNCZ, strategy: new SynczStrategy() }]);
   const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
   const metrics = new MetricsService();
+  const answerMemory = new AnswerMemory(config, metrics);
   const sut = new AggregationService(
     discovery,
     new FanoutService(caller, clock),
@@ -70,6 +72,7 @@ function build(answers: Record<string, () => Observable<DiscoveryResponse>>, env
     new PartialResultPolicy(config, metrics),
     new FanoutMetrics(metrics, new InstanceHealth(clock)),
     new ResponseEnvelope(config),
+    answerMemory,
   );
   return { sut, caller, clock };
 }

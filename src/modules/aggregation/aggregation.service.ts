@@ -4,6 +4,7 @@ import { Observable, defer, from, map, switchMap, tap } from 'rxjs';
 import { DiscoveryRequest, XdsNode } from '../../common/xds-types.js';
 import { DiscoveryService } from '../discovery/discovery.service.js';
 import { AggregateOutcome, statsOf } from './aggregate-outcome.js';
+import { AnswerMemory } from './answer-memory.js';
 import { CallerContext } from './caller-context.js';
 import { DeadlineBudget } from './deadline-budget.js';
 import { FanoutMetrics } from './fanout-metrics.js';
@@ -19,8 +20,8 @@ import { RequestCoalescing } from './request-coalescing.js';
 import { ResponseEnvelope } from './response-envelope.js';
 
 /**
- * One istioctl request -> (coalesced) fan-out to every istiod within the deadline budget ->
- * partial-result policy -> merge strategy -> response envelope.
+ * One istioctl request -> (coalesced) turn for answer memory -> fan-out to every istiod within the
+ * deadline budget -> partial-result policy -> merge strategy -> response envelope.
  */
 @Injectable()
 export class AggregationService {
@@ -35,6 +36,7 @@ export class AggregationService {
     private readonly policy: PartialResultPolicy,
     private readonly metrics: FanoutMetrics,
     private readonly envelope: ResponseEnvelope,
+    private readonly answerMemory: AnswerMemory,
   ) {}
 
   aggregate(request: DiscoveryRequest, node: XdsNode, caller: CallerContext): Observable<AggregateOutcome> {
@@ -42,23 +44,28 @@ export class AggregationService {
   }
 
   private fanOutAndMerge(request: DiscoveryRequest, node: XdsNode, caller: CallerContext): Observable<AggregateOutcome> {
-    return defer(() => {
-      const instances = this.discovery.snapshot();
-      if (instances.length === 0) {
-        throw rpcError(status.UNAVAILABLE, `no istiod instances discovered in ${this.discovery.describeScope()}`);
-      }
-      const strategy = this.strategies.resolve(request.type_url);
-      const stopTimer = this.metrics.startTimer(request.type_url);
-      const plan = planFanout(strategy, request, instances, this.budget, caller.deadline);
-      const options = { timeoutMs: plan.timeoutMs, isConclusive: conclusiveFor(strategy, request) };
-      return this.fanout.fanOut(plan.instances, { ...request, node }, forwardedMetadata(caller.metadata), options).pipe(
-        tap((results) => {
-          stopTimer();
-          this.metrics.observe(results);
-        }),
-        switchMap((results) => this.merge(request, strategy, results)),
-      );
-    });
+    const stopTimer = this.metrics.startTimer(request.type_url);
+    // Answer memory first (MAX_INFLIGHT_ANSWER_BYTES): istiods and deadlines are taken when the fan-out really starts.
+    return this.answerMemory.run(request.type_url, this.discovery.snapshot().length, (reservation) =>
+      defer(() => {
+        const instances = this.discovery.snapshot();
+        if (instances.length === 0) {
+          throw rpcError(status.UNAVAILABLE, `no istiod instances discovered in ${this.discovery.describeScope()}`);
+        }
+        const strategy = this.strategies.resolve(request.type_url);
+        const plan = planFanout(strategy, request, instances, this.budget, caller.deadline);
+        const options = { timeoutMs: plan.timeoutMs, isConclusive: conclusiveFor(strategy, request) };
+        const metadata = forwardedMetadata(caller.metadata, caller.identity?.clusterId);
+        return this.fanout.fanOut(plan.instances, { ...request, node }, metadata, options).pipe(
+          tap((results) => {
+            stopTimer();
+            this.metrics.observe(results);
+            this.answerMemory.answersArrived(request.type_url, reservation, results);
+          }),
+          switchMap((results) => this.merge(request, strategy, results)),
+        );
+      }),
+    );
   }
 
   private merge(request: DiscoveryRequest, strategy: MergeStrategy, results: FanoutResult[]): Observable<AggregateOutcome> {

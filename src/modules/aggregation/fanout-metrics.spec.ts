@@ -49,10 +49,51 @@ describe('FanoutMetrics', () => {
     expect(health.get('istiod-c')).toEqual({});
   });
 
-  it('times the fan-out per type URL', async () => {
+  it("counts istiod refusing the caller apart: not an istiod error, not the instance's last error", async () => {
+    const { sut, metrics, health } = build();
+    const denied = (name: string, code: number, reason: string): FanoutResult => ({
+      instance: instance(name),
+      error: { code, message: 'authorization failed', reason },
+      latencyMs: 4,
+    });
+    sut.observe([
+      denied('istiod-a', status.PERMISSION_DENIED, 'permission_denied'),
+      denied('istiod-b', status.UNAUTHENTICATED, 'unauthenticated'),
+    ]);
+    expect((await metrics.istiodErrors.get()).values).toEqual([]);
+    expect((await metrics.callerDenied.get()).values.map((v) => [v.labels.reason, v.value])).toEqual([
+      ['permission_denied', 1],
+      ['unauthenticated', 1],
+    ]);
+    const counts = (await metrics.istiodDuration.get()).values.filter((v) => v.metricName?.endsWith('_count'));
+    expect(counts.map((v) => v.labels.outcome)).toEqual(['denied', 'denied']);
+    expect(health.get('istiod-a')).toEqual({});
+  });
+
+  it('removes every series and health record of a pod that left discovery, and ignores its late results', async () => {
+    const { sut, metrics, health } = build();
+    sut.observe(results);
+    sut.retain(new Set(['istiod-a']));
+    const instances = async () => [
+      ...(await metrics.istiodDuration.get()).values.map((v) => v.labels.instance),
+      ...(await metrics.istiodErrors.get()).values.map((v) => v.labels.instance),
+    ];
+    expect(new Set(await instances())).toEqual(new Set(['istiod-a']));
+    expect(health.get('istiod-b')).toEqual({});
+    sut.observe(results); // a fan-out that started before istiod-b left
+    expect(new Set(await instances())).toEqual(new Set(['istiod-a']));
+    expect(health.get('istiod-b')).toEqual({});
+  });
+
+  it('times the fan-out per type URL, made-up type URLs as "other"', async () => {
     const { sut, metrics } = build();
     sut.startTimer('istio.io/debug/syncz')();
+    sut.startTimer('made.up/1')();
+    sut.startTimer('made.up/2')();
     const counts = (await metrics.fanoutDuration.get()).values.filter((v) => v.metricName?.endsWith('_count'));
-    expect(counts.map((v) => [v.labels.type_url, v.value])).toEqual([['istio.io/debug/syncz', 1]]);
+    expect(counts.map((v) => [v.labels.type_url, v.value])).toEqual([
+      ['istio.io/debug/syncz', 1],
+      ['other', 2],
+    ]);
   });
 });

@@ -22,6 +22,15 @@ describe('forwardedMetadata', () => {
     expect(sut.get('authorization')).toEqual([]);
   });
 
+  it('sends the cluster that accepted the token as clusterid, whatever the caller sent', () => {
+    const incoming = new Metadata();
+    incoming.set('authorization', 'Bearer t');
+    expect(forwardedMetadata(incoming, 'west').getMap()).toEqual({ authorization: 'Bearer t', clusterid: 'west' });
+    incoming.set('clusterid', 'west');
+    expect(forwardedMetadata(incoming, 'west').get('clusterid')).toEqual(['west']);
+    expect(forwardedMetadata(incoming, '').get('clusterid')).toEqual(['west']);
+  });
+
   it('returns a new Metadata, so the caller metadata is never sent as is', () => {
     const incoming = new Metadata();
     expect(forwardedMetadata(incoming)).not.toBe(incoming);

@@ -41,4 +41,21 @@ describe('InstanceHealth', () => {
     sut.markReachable('istiod-b');
     expect(sut.lastSuccess('istiod-b')).toBe(START + 60_000);
   });
+
+  it('records nothing when istiod refused the caller: the instance did not fail', () => {
+    const sut = new InstanceHealth(new ManualClock(START));
+    const denied = (code: number) => ({ instance: instance('istiod-a'), error: { code, message: 'denied', reason: 'x' }, latencyMs: 1 });
+    sut.record([denied(status.PERMISSION_DENIED), denied(status.UNAUTHENTICATED)]);
+    expect(sut.get('istiod-a')).toEqual({});
+    expect(sut.lastSuccess('istiod-a')).toBeUndefined();
+  });
+
+  it('forgets the pods that left discovery', () => {
+    const sut = new InstanceHealth(new ManualClock(START));
+    sut.record([ok('istiod-a'), failed('istiod-b')]);
+    sut.markReachable('istiod-c');
+    sut.retain(new Set(['istiod-a']));
+    expect(sut.get('istiod-a').lastAnswerAt).toBeDefined();
+    expect([sut.get('istiod-b'), sut.lastSuccess('istiod-c')]).toEqual([{}, undefined]);
+  });
 });

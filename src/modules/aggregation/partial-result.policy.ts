@@ -44,7 +44,7 @@ export class PartialResultPolicy {
       this.logger.warn(`${request.type_url}: refusing a partial answer (PARTIAL_RESULTS=deny): ${reasons}`);
       throw rpcError(status.UNAVAILABLE, `${missing} failed (PARTIAL_RESULTS=deny): ${reasons}`, trailers);
     }
-    this.metrics.partialAnswers.inc({ type_url: request.type_url });
+    this.metrics.partialAnswers.inc({ type_url: this.metrics.typeUrls.label(request.type_url) });
     this.logger.warn(`${request.type_url}: partial answer, missing ${missing}: ${reasons}`);
     return { answers, errors };
   }

@@ -3,6 +3,7 @@ import { Observable, Subject, firstValueFrom, of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { request, response } from '../../../test/kit/xds-fixtures.js';
 import { ManualClock } from '../../common/clock.js';
+import { stringStruct } from '../../common/xds-types.js';
 import { loadConfig } from '../../config/load-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { AggregateOutcome } from './aggregate-outcome.js';
@@ -79,5 +80,43 @@ describe('RequestCoalescing', () => {
     clock.advance(2);
     expect((await firstValueFrom(sut.share(request(SYNCZ), node, alice, work.run))).coalesced).toBe(false);
     expect(work.runs).toBe(2);
+  });
+
+  it('coalesces requests whose node metadata came in another map order', async () => {
+    const { sut, metrics } = build();
+    const answer = new Subject<AggregateOutcome>();
+    const work = new CountingWork(() => answer);
+    const entries: Array<[string, string]> = [
+      ['GENERATOR', 'event'],
+      ['NAMESPACE', 'istio-system'],
+      ['SERVICE_ACCOUNT', 'default'],
+      ['ISTIO_VERSION', '65536.65536.65536'],
+    ];
+    const shuffled = (order: Array<[string, string]>) => ({ ...node, metadata: stringStruct(Object.fromEntries(order)) });
+    const pending = [entries, [...entries].reverse(), [entries[2], entries[0], entries[3], entries[1]]].map((order) =>
+      firstValueFrom(sut.share(request(SYNCZ), shuffled(order), alice, work.run)),
+    );
+    answer.next(outcome('n'));
+    answer.complete();
+    expect((await Promise.all(pending)).map((o) => o.coalesced)).toEqual([false, true, true]);
+    expect(work.runs).toBe(1);
+    expect((await metrics.coalesced.get()).values.map((v) => v.value)).toEqual([2]);
+  });
+
+  it('counts nobody as coalesced who started a fan-out, even right after an identical one answered', async () => {
+    const { sut, metrics } = build();
+    const work = new CountingWork(() => of(outcome('n')));
+    for (let i = 0; i < 3; i++) expect((await firstValueFrom(sut.share(request(SYNCZ), node, alice, work.run))).coalesced).toBe(false);
+    expect(work.runs).toBe(3);
+    expect((await metrics.coalesced.get()).values.map((v) => v.value)).toEqual([]);
+  });
+
+  it('reports the bytes the response cache holds', async () => {
+    const { sut, metrics } = build(60_000);
+    await firstValueFrom(sut.share(request(SYNCZ), node, alice, () => of(outcome('n'))));
+    const [gauge] = (await metrics.responseCacheBytes.get()).values;
+    expect(gauge.value).toBeGreaterThan(0);
+    sut.onModuleDestroy();
+    expect((await metrics.responseCacheBytes.get()).values[0].value).toBe(0);
   });
 });

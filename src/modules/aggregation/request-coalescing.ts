@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
-import { Observable, map } from 'rxjs';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Observable, defer, map } from 'rxjs';
 import { Clock } from '../../common/clock.js';
 import { DiscoveryRequest, XdsNode } from '../../common/xds-types.js';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { AggregateOutcome } from './aggregate-outcome.js';
+import { responseBytes } from './answer-budget.js';
 import { CallerContext } from './caller-context.js';
 import { callerKey } from './caller-key.js';
 import { Coalescer, coalescingKey } from './coalescer.js';
@@ -13,10 +14,12 @@ import { Coalescer, coalescingKey } from './coalescer.js';
 /**
  * Identical concurrent requests (type, names, version, node, and the same caller — istiod filters
  * answers per caller, so different callers never share) ride on one fan-out, reused for
- * RESPONSE_CACHE_MS after it completes. Each caller that joined gets its own nonce, and is counted.
+ * RESPONSE_CACHE_MS after it completes (at most RESPONSE_CACHE_MAX_BYTES in all). The node is
+ * compared by content, whatever order its metadata came in. Each caller that joined a running
+ * fan-out or a cached answer gets its own nonce, and is counted; no one else is.
  */
 @Injectable()
-export class RequestCoalescing {
+export class RequestCoalescing implements OnModuleDestroy {
   private readonly coalescer: Coalescer<AggregateOutcome>;
 
   constructor(
@@ -24,7 +27,13 @@ export class RequestCoalescing {
     clock: Clock,
     private readonly metrics: MetricsService,
   ) {
-    this.coalescer = new Coalescer(config.responseCacheMs, () => clock.now());
+    this.coalescer = new Coalescer<AggregateOutcome>({
+      ttlMs: config.responseCacheMs,
+      maxBytes: config.responseCacheMaxBytes,
+      now: () => clock.now(),
+      sizeOf: (outcome) => responseBytes(outcome.response),
+      onSize: (bytes) => metrics.responseCacheBytes.set(bytes),
+    });
   }
 
   share(
@@ -34,13 +43,21 @@ export class RequestCoalescing {
     work: () => Observable<AggregateOutcome>,
   ): Observable<AggregateOutcome> {
     const key = coalescingKey([request.type_url, request.resource_names, request.version_info, node, callerKey(caller)]);
-    let joined = false;
-    const onJoin = () => {
-      joined = true;
-      this.metrics.coalesced.inc({ type_url: request.type_url });
-    };
-    return this.coalescer
-      .run(key, work, onJoin)
-      .pipe(map((outcome) => (joined ? { ...outcome, coalesced: true, response: { ...outcome.response, nonce: randomUUID() } } : outcome)));
+    return defer(() => {
+      let joined = false;
+      const onJoin = () => {
+        joined = true;
+        this.metrics.coalesced.inc({ type_url: this.metrics.typeUrls.label(request.type_url) });
+      };
+      return this.coalescer
+        .run(key, work, onJoin)
+        .pipe(
+          map((outcome) => (joined ? { ...outcome, coalesced: true, response: { ...outcome.response, nonce: randomUUID() } } : outcome)),
+        );
+    });
+  }
+
+  onModuleDestroy(): void {
+    this.coalescer.close();
   }
 }

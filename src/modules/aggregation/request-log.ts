@@ -5,6 +5,12 @@ import { DiscoveryRequest } from '../../common/xds-types.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { AggregateOutcome } from './aggregate-outcome.js';
 
+/** Who asked, as logged: the verified subject, and the cluster that accepted its token when known. */
+export interface RequestCaller {
+  subject: string;
+  clusterId?: string;
+}
+
 /** One log line and one requests_total sample per istioctl request; never the caller's token. */
 @Injectable()
 export class RequestLog {
@@ -12,11 +18,11 @@ export class RequestLog {
 
   constructor(private readonly metrics: MetricsService) {}
 
-  answered(request: DiscoveryRequest, caller: string, outcome: AggregateOutcome, durationMs: number): void {
-    this.metrics.requests.inc({ type_url: request.type_url, code: 'OK' });
+  answered(request: DiscoveryRequest, caller: RequestCaller, outcome: AggregateOutcome, durationMs: number): void {
+    this.metrics.requests.inc({ type_url: this.metrics.typeUrls.label(request.type_url), code: 'OK' });
     this.logger.log({
       msg: 'istioctl request',
-      caller,
+      ...callerFields(caller),
       type_url: request.type_url,
       resource_names: request.resource_names,
       instances_asked: outcome.stats.asked,
@@ -30,13 +36,13 @@ export class RequestLog {
     });
   }
 
-  failed(request: DiscoveryRequest, caller: string, err: unknown, durationMs: number): void {
+  failed(request: DiscoveryRequest, caller: RequestCaller, err: unknown, durationMs: number): void {
     const error = err instanceof RpcException ? (err.getError() as { code?: number; message?: string }) : undefined;
     const codeName = status[error?.code ?? status.UNKNOWN] ?? 'UNKNOWN';
-    this.metrics.requests.inc({ type_url: request.type_url, code: codeName });
+    this.metrics.requests.inc({ type_url: this.metrics.typeUrls.label(request.type_url), code: codeName });
     this.logger.warn({
       msg: 'istioctl request failed',
-      caller,
+      ...callerFields(caller),
       type_url: request.type_url,
       resource_names: request.resource_names,
       duration_ms: Math.round(durationMs),
@@ -44,4 +50,8 @@ export class RequestLog {
       error: error?.message ?? String(err),
     });
   }
+}
+
+function callerFields({ subject, clusterId }: RequestCaller): { caller: string; cluster?: string } {
+  return clusterId ? { caller: subject, cluster: clusterId } : { caller: subject };
 }

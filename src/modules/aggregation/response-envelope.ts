@@ -19,6 +19,11 @@ export class ResponseEnvelope {
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
+  /** Forgets the replicas not named (pods that left discovery), so only current pods are remembered. */
+  retain(names: ReadonlySet<string>): void {
+    for (const name of this.identifiers.keys()) if (!names.has(name)) this.identifiers.delete(name);
+  }
+
   wrap(request: DiscoveryRequest, merged: DiscoveryResponse, answers: InstanceAnswer[]): DiscoveryResponse {
     const identifiers: ControlPlaneIdentifier[] = [];
     for (const { instance, response } of answers) {

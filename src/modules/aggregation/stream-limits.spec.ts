@@ -29,4 +29,20 @@ describe('StreamLimits', () => {
     expect(sut.open).toBe(2);
     expect(() => sut.acquire('carol')).not.toThrow();
   });
+
+  it('counts calls whose token is being verified against MAX_CONCURRENT_STREAMS only', () => {
+    const sut = new StreamLimits(3, 1);
+    const verifying = [sut.acquirePending(), sut.acquirePending()];
+    sut.acquire('alice');
+    const full = code(() => sut.acquirePending());
+    expect(full.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(full.message).toBe('too many open streams on this proxy (MAX_CONCURRENT_STREAMS=3, 2 of them awaiting token verification); retry later');
+    expect(code(() => sut.acquire('bob')).message).toContain('MAX_CONCURRENT_STREAMS=3');
+    verifying[0]();
+    verifying[0](); // releasing twice frees one slot only
+    expect(sut.pending).toBe(1);
+    expect(() => sut.acquire('bob')).not.toThrow();
+    verifying[1]();
+    expect([sut.open, sut.pending]).toEqual([2, 0]);
+  });
 });

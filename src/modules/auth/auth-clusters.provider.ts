@@ -30,6 +30,7 @@ async function createAuthClusters(
       clusterId,
       kubeConfig,
       audiences: config.jwtAudiences,
+      timeoutMs: config.tokenReviewTimeoutMs,
       onReview: (outcome) => metrics.tokenReviews.inc({ outcome }),
     });
 

@@ -28,6 +28,7 @@ export interface AuthClustersOptions {
 export class AuthClusters {
   private readonly byId = new Map<string, AuthCluster>();
   private readonly stoppers: (() => void)[] = [];
+  private changes = 0;
 
   constructor(private readonly options: AuthClustersOptions) {}
 
@@ -62,6 +63,14 @@ export class AuthClusters {
     return this.byId.size;
   }
 
+  /**
+   * Moves on whenever a cluster is added, replaced or removed: "no cluster accepted this token" is
+   * only known for the set that was asked (a cluster added since may accept it).
+   */
+  get generation(): number {
+    return this.changes;
+  }
+
   get maxClusters(): number {
     return this.options.maxClusters;
   }
@@ -76,6 +85,7 @@ export class AuthClusters {
   }
 
   private changed(): void {
+    this.changes++;
     const counts: Record<AuthClusterSource, number> = { static: 0, 'remote-secret': 0 };
     for (const cluster of this.byId.values()) counts[cluster.source]++;
     this.options.onChange?.(counts);

@@ -28,3 +28,25 @@ export class TokenRejected extends Error {
     this.name = 'TokenRejected';
   }
 }
+
+/**
+ * The verifier got no verdict on the token (e.g. TokenReview answered 500): the caller is refused
+ * like for a rejection, but nothing is remembered about the token, since a retry may succeed.
+ */
+export class TokenUnverifiable extends TokenRejected {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'TokenUnverifiable';
+  }
+}
+
+/**
+ * The verifier did not answer in time (a TokenReview past TOKENREVIEW_TIMEOUT_MS): the caller did
+ * nothing wrong, so the call ends UNAVAILABLE rather than UNAUTHENTICATED. `reason` names the API.
+ */
+export class VerifierUnavailable extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'VerifierUnavailable';
+  }
+}

@@ -61,15 +61,23 @@ describe('JwksVerifier', () => {
     });
   });
 
-  it('checks exp and nbf against the injected clock', async () => {
+  it('checks exp and nbf against the injected clock, tolerating 60 s of skew like the Kubernetes API', async () => {
     const time = clock();
     const sut = verifier({ clock: time });
-    const token = await sign({ nbf: NOW_S + 60, exp: NOW_S + 120 });
+    const token = await sign({ nbf: NOW_S + 61, exp: NOW_S + 120 });
     await expect(sut.verify(token)).rejects.toEqual(new TokenRejected('token not yet valid'));
-    time.advance(60_000);
+    time.advance(1_000); // nbf is now 60 s ahead: within the skew
     await expect(sut.verify(token)).resolves.toMatchObject({ subject: SUBJECT });
-    time.advance(60_000);
+    time.advance(178_000); // exp passed 59 s ago: within the skew
+    await expect(sut.verify(token)).resolves.toMatchObject({ subject: SUBJECT });
+    time.advance(1_000);
     await expect(sut.verify(token)).rejects.toEqual(new TokenRejected('token expired'));
+  });
+
+  it('requires exp: a token that never expires is refused, naming the claim', async () => {
+    await expect(verifier().verify(await sign({ exp: undefined }))).rejects.toEqual(
+      new TokenRejected('token has no expiry: the "exp" claim is required'),
+    );
   });
 
   it.each<[string, () => Promise<string>, string]>([
@@ -82,10 +90,23 @@ describe('JwksVerifier', () => {
     await expect(verifier().verify(await token())).rejects.toEqual(new TokenRejected(reason));
   });
 
-  it('rejects a token from another issuer when JWT_ISSUER is set', async () => {
-    const sut = verifier({ issuer: 'https://kubernetes.default.svc' });
-    await expect(sut.verify(await sign({ iss: 'https://elsewhere' }))).rejects.toEqual(new TokenRejected('token issuer not accepted'));
-    await expect(sut.verify(await sign({ iss: 'https://kubernetes.default.svc' }))).resolves.toMatchObject({ subject: SUBJECT });
+  it.each<[string, () => Partial<JwksVerifierOptions>]>([
+    ['JWT_JWKS_FILE', () => ({})],
+    ['JWT_JWKS_URI', () => ({ jwksFile: undefined, jwksUri: `${url}/keys` })],
+  ])('checks iss whenever JWT_ISSUER is set, with the keys from %s', async (_, keySource) => {
+    const issuer = 'https://kubernetes.default.svc';
+    const sut = verifier({ ...keySource(), issuer });
+    await expect(sut.verify(await sign({ iss: 'https://elsewhere' }))).rejects.toEqual(
+      new TokenRejected(`token issuer not accepted (expected ${issuer})`),
+    );
+    await expect(sut.verify(await sign())).rejects.toEqual(
+      new TokenRejected(`token has no issuer: the "iss" claim is required (expected ${issuer})`),
+    );
+    await expect(sut.verify(await sign({ iss: issuer }))).resolves.toMatchObject({ subject: SUBJECT });
+  });
+
+  it('accepts any issuer when JWT_ISSUER is not set', async () => {
+    await expect(verifier().verify(await sign({ iss: 'https://anywhere' }))).resolves.toMatchObject({ subject: SUBJECT });
   });
 
   it('fetches the key set from JWT_JWKS_URI', async () => {

@@ -3,11 +3,12 @@ import { JSONWebKeySet, JWTVerifyGetKey, createLocalJWKSet, createRemoteJWKSet, 
 import { Clock } from '../../common/clock.js';
 import { ConfigError } from '../../config/config.error.js';
 import { CallerIdentity, TokenRejected, identityFromSubject } from './caller-identity.js';
-import { rejectionFromJose } from './jwt-claims.js';
+import { CLOCK_SKEW_SECONDS, rejectionFromJose } from './jwt-claims.js';
 import { TokenVerifier } from './token-verifier.js';
 
 export interface JwksVerifierOptions {
   audiences: string[];
+  /** JWT_ISSUER: checked as `iss` whenever set, whichever way the key set is found. */
   issuer?: string;
   jwksUri?: string;
   jwksFile?: string;
@@ -17,7 +18,8 @@ export interface JwksVerifierOptions {
 
 /**
  * AUTH_MODE=jwks: offline validation with jose. Remote key sets are cached and refetched when a
- * token names an unknown `kid` (jose's createRemoteJWKSet does both, with a cooldown).
+ * token names an unknown `kid` (jose's createRemoteJWKSet does both, with a cooldown). Like the
+ * Kubernetes API in AUTH_MODE=tokenreview, `exp` is required and 60 s of clock skew are tolerated.
  */
 export class JwksVerifier extends TokenVerifier {
   readonly mode = 'jwks';
@@ -34,11 +36,17 @@ export class JwksVerifier extends TokenVerifier {
     try {
       const keys = this.keys ?? (this.keys = await discoverJwks(this.options.issuer!));
       const { audiences: audience, issuer, clock } = this.options;
-      const { payload } = await jwtVerify(token, keys, { audience, issuer, currentDate: new Date(clock.now()) });
+      const { payload } = await jwtVerify(token, keys, {
+        audience,
+        issuer,
+        requiredClaims: ['exp'],
+        clockTolerance: CLOCK_SKEW_SECONDS,
+        currentDate: new Date(clock.now()),
+      });
       if (!payload.sub) throw new TokenRejected('token has no subject');
       return identityFromSubject(payload.sub, payload.exp ? payload.exp * 1000 : undefined);
     } catch (err) {
-      throw rejectionFromJose(err, this.options.audiences);
+      throw rejectionFromJose(err, this.options);
     }
   }
 }

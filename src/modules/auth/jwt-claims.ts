@@ -1,6 +1,9 @@
 import { decodeJwt, errors } from 'jose';
 import { TokenRejected } from './caller-identity.js';
 
+/** Clock skew tolerated on `exp` and `nbf` (what the Kubernetes API server itself allows: 60 s). */
+export const CLOCK_SKEW_SECONDS = 60;
+
 /** Reads a JWT's claims without verifying it (format, expiry and not-before pre-checks, cache TTL). */
 export function unverifiedClaims(token: string): { exp?: number; nbf?: number; sub?: string; aud?: string | string[]; iss?: string } {
   try {
@@ -11,15 +14,18 @@ export function unverifiedClaims(token: string): { exp?: number; nbf?: number; s
 }
 
 /** Turns jose's verification errors into the check that failed. */
-export function rejectionFromJose(err: unknown, audiences: string[]): TokenRejected {
+export function rejectionFromJose(err: unknown, { audiences, issuer }: { audiences: string[]; issuer?: string }): TokenRejected {
   if (err instanceof TokenRejected) return err;
   if (err instanceof errors.JWTExpired) return new TokenRejected('token expired');
   if (err instanceof errors.JWTClaimValidationFailed) {
+    const missing = err.reason === 'missing';
     switch (err.claim) {
       case 'aud':
         return new TokenRejected(`token audience not accepted (expected one of: ${audiences.join(', ')})`);
       case 'iss':
-        return new TokenRejected('token issuer not accepted');
+        return new TokenRejected(missing ? `token has no issuer: the "iss" claim is required (expected ${issuer})` : `token issuer not accepted (expected ${issuer})`);
+      case 'exp':
+        return new TokenRejected(missing ? 'token has no expiry: the "exp" claim is required' : 'token expiry ("exp") invalid');
       case 'nbf':
         return new TokenRejected('token not yet valid');
       default:

@@ -7,9 +7,10 @@ import { captureLogs } from '../../../test/kit/log-capture.js';
 import { loadConfig } from '../../config/load-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CallerIdentities } from './caller-identities.js';
-import { CallerIdentity, TokenRejected, identityFromSubject } from './caller-identity.js';
+import { CallerIdentity, TokenRejected, VerifierUnavailable, identityFromSubject } from './caller-identity.js';
 import { JwtGuard, MISSING_TOKEN_MESSAGE } from './jwt.guard.js';
 import { TokenVerifier } from './token-verifier.js';
+import { VerificationSlots } from './verification-slots.js';
 
 const TOKEN = 'header.payload.signature';
 const SRE = identityFromSubject('system:serviceaccount:ops:sre');
@@ -26,6 +27,23 @@ class ScriptedVerifier extends TokenVerifier {
   verify(token: string): Promise<CallerIdentity> {
     this.asked.push(token);
     return this.answer();
+  }
+}
+
+/** The stream limits' side the guard sees: `max` slots, counted. */
+class CountedSlots extends VerificationSlots {
+  held = 0;
+  constructor(private readonly max = 10) {
+    super();
+  }
+  acquirePending(): () => void {
+    if (this.held >= this.max) throw new RpcException({ code: status.RESOURCE_EXHAUSTED, message: 'no slot' });
+    this.held++;
+    let released = false;
+    return () => {
+      if (!released) this.held--;
+      released = true;
+    };
   }
 }
 
@@ -52,9 +70,11 @@ describe('JwtGuard', () => {
   Logger.overrideLogger(logs.logger);
   let metrics: MetricsService;
   let identities: CallerIdentities;
+  let slots: CountedSlots;
   beforeEach(() => {
     metrics = new MetricsService();
     identities = new CallerIdentities();
+    slots = new CountedSlots();
   });
 
   const guard = (verifier: TokenVerifier, env: Record<string, string> = {}) =>
@@ -63,6 +83,7 @@ describe('JwtGuard', () => {
       identities,
       loadConfig({ DISCOVERY: 'static', ISTIOD_ADDRESSES: 'a=10.0.0.1:15012', UPSTREAM_INSECURE: 'true', ...env }),
       metrics,
+      slots,
     );
   const verifications = async (result: string) =>
     (await metrics.tokenVerifications.get()).values.find((v) => v.labels.result === result)?.value ?? 0;
@@ -120,6 +141,53 @@ describe('JwtGuard', () => {
     expect(error).toEqual({ code: status.UNAUTHENTICATED, message: 'authentication failed: token could not be verified' });
     expect(logs.withMessage('rejected a call: authentication failed: token could not be verified')).toHaveLength(1);
     expect(logs.raw.join('')).not.toContain(TOKEN);
+  });
+
+  it('throws UNAVAILABLE naming the verifier that did not answer, not UNAUTHENTICATED', async () => {
+    const reason = 'TokenReview at https://10.0.0.1:6443 (cluster east) did not answer within 5000 ms (TOKENREVIEW_TIMEOUT_MS)';
+    const verifier = new ScriptedVerifier('tokenreview', () => Promise.reject(new VerifierUnavailable(reason)));
+    const error = await rejection(guard(verifier).canActivate(call(`Bearer ${TOKEN}`).context));
+    expect(error).toEqual({ code: status.UNAVAILABLE, message: `token verification unavailable: ${reason}` });
+    expect(await verifications('unavailable')).toBe(1);
+  });
+
+  describe('stream slots of calls whose token is being verified', () => {
+    it('holds a slot while the token is verified and gives it back when verification ends, either way', async () => {
+      let settle: (outcome: 'accept' | 'reject') => void = () => undefined;
+      const verifier = new ScriptedVerifier(
+        'tokenreview',
+        () =>
+          new Promise((resolve, reject) => {
+            settle = (outcome) => (outcome === 'accept' ? resolve(SRE) : reject(new TokenRejected('token expired')));
+          }),
+      );
+      const sut = guard(verifier);
+      const accepted = sut.canActivate(call(`Bearer ${TOKEN}`).context);
+      expect(slots.held).toBe(1);
+      settle('accept');
+      await accepted;
+      expect(slots.held).toBe(0);
+      const rejected = rejection(sut.canActivate(call(`Bearer ${TOKEN}`).context));
+      expect(slots.held).toBe(1);
+      settle('reject');
+      await rejected;
+      expect(slots.held).toBe(0);
+    });
+
+    it('refuses a call with the slots error when none is free, asking no verifier', async () => {
+      slots = new CountedSlots(0);
+      const verifier = new ScriptedVerifier('tokenreview', () => Promise.resolve(SRE));
+      const error = await rejection(guard(verifier).canActivate(call(`Bearer ${TOKEN}`).context));
+      expect(error).toEqual({ code: status.RESOURCE_EXHAUSTED, message: 'no slot' });
+      expect(verifier.asked).toEqual([]);
+    });
+
+    it('takes no slot when there is nothing to verify (no token, AUTH_MODE=none)', async () => {
+      slots = new CountedSlots(0);
+      await rejection(guard(new ScriptedVerifier('jwks', () => Promise.resolve(SRE))).canActivate(call().context));
+      const none = new ScriptedVerifier('none', () => Promise.resolve({ subject: 'unverified' }));
+      await expect(guard(none).canActivate(call().context)).resolves.toBe(true);
+    });
   });
 
   describe('with AUTH_ALLOWED_NAMESPACES / AUTH_ALLOWED_SUBJECTS', () => {

@@ -4,10 +4,17 @@ import { RpcException } from '@nestjs/microservices';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { CallerIdentities } from './caller-identities.js';
-import { CallerIdentity, TokenRejected } from './caller-identity.js';
+import { CallerIdentity, TokenRejected, VerifierUnavailable } from './caller-identity.js';
 import { TokenVerifier } from './token-verifier.js';
+import { VerificationSlots } from './verification-slots.js';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
+/** token_verifications_total{result} of each refusal. */
+const RESULTS: Partial<Record<status, string>> = {
+  [status.UNAUTHENTICATED]: 'unauthenticated',
+  [status.PERMISSION_DENIED]: 'permission_denied',
+  [status.UNAVAILABLE]: 'unavailable',
+};
 /** A caller-chosen `clusterid` is echoed in errors and logs only this far. */
 const MAX_ECHOED_CLUSTER_ID = 128;
 export const MISSING_TOKEN_MESSAGE =
@@ -17,6 +24,8 @@ export const MISSING_TOKEN_MESSAGE =
 /**
  * Runs before any fan-out: no istiod is contacted for a caller whose token does not verify. Throws
  * RpcException (a guard returning false would surface as UNKNOWN); messages never echo the token.
+ * While the token is verified the call holds a stream slot (VerificationSlots), given back when
+ * verification ends: the stream takes its own slot if the call goes on.
  */
 @Injectable()
 export class JwtGuard implements CanActivate {
@@ -27,6 +36,7 @@ export class JwtGuard implements CanActivate {
     private readonly identities: CallerIdentities,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
+    private readonly slots: VerificationSlots,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -45,11 +55,17 @@ export class JwtGuard implements CanActivate {
     if (header === undefined || header === '') throw this.reject(status.UNAUTHENTICATED, MISSING_TOKEN_MESSAGE);
     const token = BEARER.exec(header.toString())?.[1];
     if (!token) throw this.reject(status.UNAUTHENTICATED, 'malformed "authorization" metadata: expected "Bearer <token>"');
+    // Held until verification ends, even if the caller cancels meanwhile: the review still runs.
+    const release = this.slots.acquirePending();
     try {
       return await this.verifier.verify(token);
     } catch (err) {
+      // The verifier did not answer: the caller did nothing wrong and may retry.
+      if (err instanceof VerifierUnavailable) throw this.reject(status.UNAVAILABLE, `token verification unavailable: ${err.reason}`);
       const reason = err instanceof TokenRejected ? err.reason : 'token could not be verified';
       throw this.reject(status.UNAUTHENTICATED, `authentication failed: ${reason}`);
+    } finally {
+      release();
     }
   }
 
@@ -83,10 +99,7 @@ export class JwtGuard implements CanActivate {
   }
 
   private reject(code: status, message: string): RpcException {
-    this.metrics.tokenVerifications.inc({
-      mode: this.verifier.mode,
-      result: code === status.PERMISSION_DENIED ? 'permission_denied' : 'unauthenticated',
-    });
+    this.metrics.tokenVerifications.inc({ mode: this.verifier.mode, result: RESULTS[code] ?? 'unauthenticated' });
     this.logger.warn(`rejected a call: ${message}`);
     return new RpcException({ code, message });
   }

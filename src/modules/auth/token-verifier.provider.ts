@@ -29,6 +29,8 @@ async function createVerifier(config: AppConfig, metrics: MetricsService, clock:
         clusters,
         audiences: config.jwtAudiences,
         maxCacheEntries: config.tokenCacheSize,
+        rejectCacheMs: config.tokenRejectCacheMs,
+        maxRejectCacheEntries: config.tokenRejectCacheSize,
         clock,
         onCacheHit: () => metrics.tokenReviewCacheHits.inc(),
       });

@@ -2,7 +2,7 @@ import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../common/clock.js';
 import { AuthCluster, AuthClusters } from './auth-clusters.js';
-import { CallerIdentity, TokenRejected, identityFromSubject } from './caller-identity.js';
+import { CallerIdentity, TokenRejected, TokenUnverifiable, VerifierUnavailable, identityFromSubject } from './caller-identity.js';
 import { TokenReviewer } from './cluster-token-review.js';
 import { TokenReviewVerifier } from './tokenreview.verifier.js';
 
@@ -32,6 +32,16 @@ class ScriptedCluster implements TokenReviewer {
 
   refuse(reason = 'token rejected by the Kubernetes API'): void {
     for (const { reject } of this.pending.splice(0)) reject(new TokenRejected(reason));
+  }
+
+  /** What ClusterTokenReview throws once TOKENREVIEW_TIMEOUT_MS has passed without an answer. */
+  timeOut(): void {
+    const reason = `TokenReview at https://${this.id}.example:6443 (cluster ${this.id}) did not answer within 500 ms (TOKENREVIEW_TIMEOUT_MS)`;
+    for (const { reject } of this.pending.splice(0)) reject(new VerifierUnavailable(reason));
+  }
+
+  fail(): void {
+    for (const { reject } of this.pending.splice(0)) reject(new TokenUnverifiable('token could not be verified: TokenReview failed (500)'));
   }
 
   asCluster(): AuthCluster {
@@ -167,8 +177,84 @@ describe('TokenReviewVerifier with several clusters', () => {
   it('refuses every token while no cluster is known', async () => {
     clusters = new AuthClusters({ maxClusters: 10 });
     await expect(verifier().verify(await token())).rejects.toEqual(
-      new TokenRejected('token could not be verified: no cluster is known to review tokens'),
+      new TokenUnverifiable('token could not be verified: no cluster is known to review tokens'),
     );
+  });
+
+  describe('a cluster that does not answer (TOKENREVIEW_TIMEOUT_MS)', () => {
+    it('does not hold up an accept by another cluster', async () => {
+      const pending = verifier().verify(await token());
+      await settle();
+      east.accept(); // west is still silent
+      await expect(pending).resolves.toMatchObject({ clusterId: 'east' });
+      west.timeOut();
+    });
+
+    it('makes the verdict "unavailable", naming it, when no other cluster accepted', async () => {
+      const pending = verifier().verify(await token());
+      await settle();
+      east.refuse('token rejected by the Kubernetes API: invalid bearer token');
+      west.timeOut();
+      await expect(pending).rejects.toEqual(
+        new VerifierUnavailable(
+          'no known cluster accepted the token and 1 of 2 did not answer (east: token rejected by the Kubernetes API: invalid bearer token; ' +
+            'west: TokenReview at https://west.example:6443 (cluster west) did not answer within 500 ms (TOKENREVIEW_TIMEOUT_MS))',
+        ),
+      );
+    });
+  });
+
+  describe('rejected tokens, remembered', () => {
+    const refusedByBoth = async (sut: TokenReviewVerifier, jwt: string) => {
+      const pending = sut.verify(jwt);
+      await settle();
+      east.refuse();
+      west.refuse();
+      await expect(pending).rejects.toBeInstanceOf(TokenRejected);
+    };
+
+    it('refuses a token every cluster rejected without asking again', async () => {
+      const sut = verifier();
+      const jwt = await token();
+      await refusedByBoth(sut, jwt);
+      await expect(sut.verify(jwt)).rejects.toEqual(
+        new TokenRejected(
+          'token rejected by all 2 known clusters (east: token rejected by the Kubernetes API; west: token rejected by the Kubernetes API)',
+        ),
+      );
+      expect([east.asked.length, west.asked.length]).toEqual([1, 1]);
+    });
+
+    it('asks again once the set of clusters changed: a new cluster may accept it', async () => {
+      const sut = verifier();
+      const jwt = await token();
+      await refusedByBoth(sut, jwt);
+      const north = new ScriptedCluster('north');
+      clusters.set(north.asCluster()); // e.g. its remote secret was added
+      const again = sut.verify(jwt);
+      await settle();
+      north.accept();
+      await expect(again).resolves.toMatchObject({ clusterId: 'north' });
+    });
+
+    it.each([
+      ['did not answer', (cluster: ScriptedCluster) => cluster.timeOut(), VerifierUnavailable],
+      ['failed', (cluster: ScriptedCluster) => cluster.fail(), TokenUnverifiable],
+    ])('remembers nothing when a cluster %s', async (_, misbehave, failure) => {
+      const sut = verifier();
+      const jwt = await token();
+      const first = sut.verify(jwt).catch((err: unknown) => err);
+      await settle();
+      east.refuse();
+      misbehave(west);
+      expect(await first).toBeInstanceOf(failure);
+      const second = sut.verify(jwt);
+      await settle();
+      expect([east.asked.length, west.asked.length]).toEqual([2, 2]);
+      west.accept();
+      east.refuse();
+      await expect(second).resolves.toMatchObject({ clusterId: 'west' });
+    });
   });
 
   it('never asks a cluster beyond AUTH_MAX_CLUSTERS', async () => {

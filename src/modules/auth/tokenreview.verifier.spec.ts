@@ -3,15 +3,15 @@ import { generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from 'jose'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeKubeApi } from '../../../test/kit/fake-kube-api.js';
 import { ManualClock } from '../../common/clock.js';
-import { TokenRejected } from './caller-identity.js';
+import { TokenRejected, TokenUnverifiable, VerifierUnavailable } from './caller-identity.js';
 import { TokenReviewVerifier, type TokenReviewVerifierOptions } from './tokenreview.verifier.js';
 
 const NOW_S = 1_800_000_000;
 const SUBJECT = 'system:serviceaccount:ops:sre';
 const AUTHENTICATED: V1TokenReviewStatus = { authenticated: true, user: { username: SUBJECT }, audiences: ['istio-ca'] };
 
-/** What the test Kubernetes API answers to TokenReview: a status, or an HTTP error code. */
-type Verdict = V1TokenReviewStatus | number;
+/** What the test Kubernetes API answers to TokenReview: a status, an HTTP error code, or nothing ever. */
+type Verdict = V1TokenReviewStatus | number | 'hang';
 
 describe('TokenReviewVerifier', () => {
   let kube: FakeKubeApi;
@@ -21,6 +21,8 @@ describe('TokenReviewVerifier', () => {
   let outcomes: string[];
   let cacheHits: number;
   let clock: ManualClock;
+  /** TokenReview requests the test API has received and not yet seen closed. */
+  let open: number;
 
   beforeAll(async () => {
     key = (await generateKeyPair('RS256')).privateKey;
@@ -29,6 +31,9 @@ describe('TokenReviewVerifier', () => {
     kube.route('POST', /^\/apis\/authentication\.k8s\.io\/v1\/tokenreviews$/, (_req, res, body) => {
       const review = JSON.parse(body) as { spec: { token: string; audiences?: string[] } };
       reviewed.push(review.spec);
+      open++;
+      res.on('close', () => open--);
+      if (verdict === 'hang') return;
       if (typeof verdict === 'number') return void res.writeHead(verdict, { 'content-type': 'application/json' }).end('{}');
       res.writeHead(201, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: review.spec, status: verdict }));
@@ -40,6 +45,7 @@ describe('TokenReviewVerifier', () => {
     reviewed = [];
     outcomes = [];
     cacheHits = 0;
+    open = 0;
     clock = new ManualClock(NOW_S * 1000);
   });
 
@@ -124,30 +130,89 @@ describe('TokenReviewVerifier', () => {
     await expect(verifier().verify(await token({ nbf: NOW_S + 60 }))).resolves.toMatchObject({ subject: SUBJECT });
   });
 
-  it('reports the API server verdict on a rejected token, and does not cache it', async () => {
+  it('reports the API server verdict on a rejected token, and remembers it for rejectCacheMs', async () => {
     verdict = { authenticated: false, error: 'token has been invalidated' };
-    const sut = verifier();
+    const sut = verifier({ rejectCacheMs: 10_000 });
     const jwt = await token();
     const rejected = new TokenRejected('token rejected by the Kubernetes API: token has been invalidated');
     await expect(sut.verify(jwt)).rejects.toEqual(rejected);
+    clock.advance(9_999);
+    await expect(sut.verify(jwt)).rejects.toEqual(rejected);
+    expect(reviewed).toHaveLength(1);
+    expect(cacheHits).toBe(1);
+    clock.advance(1);
     await expect(sut.verify(jwt)).rejects.toEqual(rejected);
     expect(reviewed).toHaveLength(2);
     expect(outcomes).toEqual(['rejected', 'rejected']);
   });
 
-  it('rejects a token the API server authenticated for other audiences only', async () => {
-    verdict = { ...AUTHENTICATED, audiences: ['vault'] };
-    await expect(verifier().verify(await token())).rejects.toEqual(
-      new TokenRejected('token audience not accepted (expected one of: istio-ca)'),
-    );
+  it('remembers no rejection with rejectCacheMs 0', async () => {
+    verdict = { authenticated: false };
+    const sut = verifier({ rejectCacheMs: 0 });
+    const jwt = await token();
+    for (let i = 0; i < 3; i++) await expect(sut.verify(jwt)).rejects.toBeInstanceOf(TokenRejected);
+    expect(reviewed).toHaveLength(3);
+  });
+
+  it('remembers at most maxRejectCacheEntries rejected tokens, forgetting the oldest first', async () => {
+    verdict = { authenticated: false };
+    const sut = verifier({ maxRejectCacheEntries: 3 });
+    const jwts = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((jti) => token({ jti })));
+    for (const jwt of jwts) await expect(sut.verify(jwt)).rejects.toBeInstanceOf(TokenRejected);
+    expect(reviewed).toHaveLength(5);
+    for (const jwt of jwts.slice(2)) await expect(sut.verify(jwt)).rejects.toBeInstanceOf(TokenRejected); // c, d, e: remembered
+    expect(reviewed).toHaveLength(5);
+    await expect(sut.verify(jwts[0])).rejects.toBeInstanceOf(TokenRejected); // a: crowded out, asked again
+    expect(reviewed).toHaveLength(6);
+  });
+
+  it.each<[string, V1TokenReviewStatus, string]>([
+    [
+      'for other audiences only',
+      { ...AUTHENTICATED, audiences: ['vault'] },
+      'token audience not accepted: the Kubernetes API authenticated it for vault only (expected one of: istio-ca)',
+    ],
+    [
+      'without naming an audience (not audience-aware: valid for the API server only)',
+      { ...AUTHENTICATED, audiences: [] },
+      'token audience not accepted: the Kubernetes API authenticated it without confirming an audience ' +
+        '(empty status.audiences: valid for the API server only) (expected one of: istio-ca)',
+    ],
+    [
+      'with no status.audiences at all',
+      { authenticated: true, user: { username: SUBJECT } },
+      'token audience not accepted: the Kubernetes API authenticated it without confirming an audience ' +
+        '(empty status.audiences: valid for the API server only) (expected one of: istio-ca)',
+    ],
+  ])('refuses a token the API server authenticated %s', async (_, status, reason) => {
+    verdict = status;
+    await expect(verifier().verify(await token())).rejects.toEqual(new TokenRejected(reason));
     expect(outcomes).toEqual(['rejected']);
   });
 
-  it('reports a failing TokenReview call with its status code', async () => {
+  it('reports a failing TokenReview call with its status code, and asks again next time', async () => {
     verdict = 500;
-    await expect(verifier().verify(await token())).rejects.toEqual(
-      new TokenRejected('token could not be verified: TokenReview failed (500)'),
+    const sut = verifier();
+    const jwt = await token();
+    const failed = new TokenUnverifiable('token could not be verified: TokenReview failed (500)');
+    await expect(sut.verify(jwt)).rejects.toEqual(failed);
+    await expect(sut.verify(jwt)).rejects.toEqual(failed);
+    expect(outcomes).toEqual(['error', 'error']);
+  });
+
+  it('gives up on a TokenReview that does not answer within timeoutMs, closing the request, and asks again next time', async () => {
+    verdict = 'hang';
+    const sut = verifier({ timeoutMs: 150 });
+    const jwt = await token();
+    const started = performance.now();
+    await expect(sut.verify(jwt)).rejects.toEqual(
+      new VerifierUnavailable(`TokenReview at ${kube.url} did not answer within 150 ms (TOKENREVIEW_TIMEOUT_MS)`),
     );
-    expect(outcomes).toEqual(['error']);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(140);
+    expect(outcomes).toEqual(['timeout']);
+    await expect.poll(() => open).toBe(0); // the test API saw the request closed: no socket left behind
+    verdict = AUTHENTICATED;
+    await expect(sut.verify(jwt)).resolves.toMatchObject({ subject: SUBJECT });
+    expect(reviewed).toHaveLength(2);
   });
 });

@@ -1,38 +1,14 @@
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { credentials as channelCredentials, status } from '@grpc/grpc-js';
 import { createCertificateAuthority, type CertificateAuthority, type PemPair } from './pki.js';
-import { createServingCredentials, type ServingCredentialsOptions } from './serving-credentials.js';
+import { createServingCredentials } from './serving-credentials.js';
 import { adsClient, openStream, peerCertificate, startAds } from '../../../test/kit/ads-harness.js';
 import { SecretVolume } from '../../../test/kit/secret-volume.js';
+import { cleanups, fileOptions, serve, testLogger, WAIT } from '../../../test/kit/serving-credentials-fixture.js';
 
 // Serving without certificate files (self-signed, plaintext) and with client certificates required.
 
-const REFRESH_MS = 100;
-/** Generous next to REFRESH_MS; only reached when something is broken. */
-const WAIT = { timeout: 5_000, interval: 50 };
 const HOUR_MS = 3_600_000;
-
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  vi.useRealTimers();
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function testLogger() {
-  return { log: vi.fn<(message: string) => void>(), warn: vi.fn<(message: string) => void>() };
-}
-
-async function serve(options: ServingCredentialsOptions, logger = testLogger()) {
-  const sut = await createServingCredentials({ refreshIntervalMs: REFRESH_MS, ...options }, logger);
-  cleanups.push(() => sut.close());
-  const ads = await startAds(sut.credentials);
-  cleanups.push(() => ads.stop());
-  return { sut, port: ads.port, logger };
-}
-
-function fileOptions(volume: SecretVolume): ServingCredentialsOptions {
-  return { plaintext: false, certFile: volume.path('tls.crt'), keyFile: volume.path('tls.key') };
-}
 
 /** The serial number in the first message logged with `marker` (describeCertificate's wording). */
 function loggedSerial(logged: { mock: { calls: string[][] } }, marker: string): string | undefined {

@@ -1,45 +1,12 @@
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { credentials as channelCredentials } from '@grpc/grpc-js';
 import { createCertificateAuthority, type CertificateAuthority, type PemPair } from './pki.js';
-import { createServingCredentials, type ServingCredentialsOptions } from './serving-credentials.js';
-import { adsClient, openStream, peerCertificate, startAds } from '../../../test/kit/ads-harness.js';
-import { SecretVolume } from '../../../test/kit/secret-volume.js';
+import { adsClient, openStream, peerCertificate } from '../../../test/kit/ads-harness.js';
+import { cleanups, fileOptions, serve, volumeWith, WAIT } from '../../../test/kit/serving-credentials-fixture.js';
 
 // Certificate rotation from TLS_CERT_FILE/TLS_KEY_FILE; startup failures and the other serving modes have their own specs.
-
-const REFRESH_MS = 100;
-/** Generous next to REFRESH_MS; only reached when something is broken. */
-const WAIT = { timeout: 5_000, interval: 50 };
-
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  vi.useRealTimers();
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function testLogger() {
-  return { log: vi.fn<(message: string) => void>(), warn: vi.fn<(message: string) => void>() };
-}
-
-async function serve(options: ServingCredentialsOptions, logger = testLogger()) {
-  const sut = await createServingCredentials({ refreshIntervalMs: REFRESH_MS, ...options }, logger);
-  cleanups.push(() => sut.close());
-  const ads = await startAds(sut.credentials);
-  cleanups.push(() => ads.stop());
-  return { sut, port: ads.port, logger };
-}
-
-async function volumeWith(pair: PemPair): Promise<SecretVolume> {
-  const volume = await SecretVolume.create({ 'tls.crt': pair.certPem, 'tls.key': pair.keyPem });
-  cleanups.push(() => volume.remove());
-  return volume;
-}
-
-function fileOptions(volume: SecretVolume): ServingCredentialsOptions {
-  return { plaintext: false, certFile: volume.path('tls.crt'), keyFile: volume.path('tls.key') };
-}
 
 let ca: CertificateAuthority;
 let pairA: PemPair;

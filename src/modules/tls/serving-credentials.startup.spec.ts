@@ -1,18 +1,9 @@
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createCertificateAuthority, type CertificateAuthority, type PemPair } from './pki.js';
 import { ConfigError } from '../../config/config.error.js';
 import { createServingCredentials, type ServingCredentialsOptions } from './serving-credentials.js';
 import { SecretVolume } from '../../../test/kit/secret-volume.js';
-
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  vi.useRealTimers();
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function testLogger() {
-  return { log: vi.fn<(message: string) => void>(), warn: vi.fn<(message: string) => void>() };
-}
+import { cleanups, testLogger } from '../../../test/kit/serving-credentials-fixture.js';
 
 let ca: CertificateAuthority;
 let pairA: PemPair;

@@ -3,6 +3,8 @@ import {
   CLIENT_PARALLEL_DESCRIPTION,
   addressOf,
   atMost,
+  attempts,
+  measureLatency,
   noErrors,
   replicas,
   reportVariants,
@@ -15,6 +17,10 @@ import { ratio, round } from '../stats.js';
 
 /** Tolerance of the "sequential ≈ N×" expectation: a sequential fan-out pays each replica's delay in turn. */
 const SEQUENTIAL_TOLERANCE = 0.25;
+/** The performance issue's goals: the proxy adds ≤ 5% to the client's own parallel fan-out, ≤ 10 ms CPU per merged answer. */
+const MAX_OVER_CLIENT_PARALLEL = 1.05;
+const MAX_CPU_MS_PER_REQUEST = 10;
+const MIB = 1024 * 1024;
 
 /**
  * `istioctl proxy-status` against N replicas that each take `delayMs` to answer: through the proxy
@@ -32,8 +38,7 @@ export const fanoutOverheadScenario: Scenario = {
       const slowest = istiods[istiods.length - 1].name;
       const all = istiods.map(({ name }) => addressOf(environment, name));
       const request = (minResources: number) => ({ typeUrl: SYNCZ_TYPE_URL, resourceNames: [], minResources });
-      const cpuBefore = environment.proxy.cpuMs();
-      const result = await environment.runLatency({
+      const { result, proxyCpuMs } = await measureLatency(environment, {
         variants: [
           { label: 'proxy', addresses: [environment.proxy.address], request: request(total) },
           { label: 'direct', addresses: [addressOf(environment, slowest)], request: request(sizes.proxiesEach) },
@@ -58,19 +63,35 @@ export const fanoutOverheadScenario: Scenario = {
         'direct',
       );
       const proxy = variant(variants, 'proxy');
-      const proxyRequests = proxy.latency.count + proxy.errors + context.profile.warmupOps;
+      const cpuMsPerRequest = round(proxyCpuMs / Math.max(1, attempts(proxy)));
+      const overClientParallel = ratio(proxy.latency.medianMs, variant(variants, 'client-parallel').latency.medianMs);
+      const mergedMiB = round(proxy.resourceBytes / MIB, 1);
       const sequential = variant(variants, 'sequential');
       return {
         params: { ...sizes, reps: context.reps, warmupOps: context.profile.warmupOps, mergedProxies: total },
         variants,
         metrics: {
           sequentialOverProxyP50: ratio(sequential.latency.medianMs, proxy.latency.medianMs),
-          proxyOverClientParallelP50: ratio(proxy.latency.medianMs, variant(variants, 'client-parallel').latency.medianMs),
+          proxyOverClientParallelP50: overClientParallel,
           mergedResourceBytes: proxy.resourceBytes,
-          proxyCpuMsPerRequest: round((environment.proxy.cpuMs() - cpuBefore) / proxyRequests),
+          proxyCpuMsPerRequest: cpuMsPerRequest,
+          proxyIdleRssBytes: environment.proxyIdle.rssBytes,
           proxyPeakRssBytes: environment.proxy.memory().peakRssBytes,
         },
         goals: [
+          atMost(
+            'over-client-parallel',
+            `p50(proxy) / p50(client's own parallel fan-out to the ${sizes.istiods})`,
+            overClientParallel,
+            MAX_OVER_CLIENT_PARALLEL,
+          ),
+          atMost(
+            'cpu-per-request',
+            `proxy CPU per request (${mergedMiB} MiB merged answer; utime+stime over the measured phase)`,
+            cpuMsPerRequest,
+            MAX_CPU_MS_PER_REQUEST,
+            'ms',
+          ),
           atMost('proxy-overhead', 'p50(proxy) / p50(direct one istiod)', proxy.p50Ratio ?? Number.NaN, 1.15),
           within(
             'sequential-cost',

@@ -86,8 +86,8 @@ function readStructString(reader: protobuf.Reader, end: number, wanted: string):
   while (reader.pos < end) {
     const tag = reader.uint32();
     if (tag >>> 3 === STRUCT_FIELDS && (tag & 7) === WIRE_LENGTH_DELIMITED) {
-      const entry = readMapEntry(reader, endOf(reader));
-      if (entry.key === wanted) found = entry.stringValue ?? '';
+      const entry = readMapEntry(reader, endOf(reader), wanted);
+      if (entry.matched) found = entry.stringValue ?? '';
     } else {
       reader.skipType(tag & 7);
     }
@@ -95,18 +95,32 @@ function readStructString(reader: protobuf.Reader, end: number, wanted: string):
   return found;
 }
 
-/** One `map<string, Value>` entry; key and value may come in either order. */
-function readMapEntry(reader: protobuf.Reader, end: number): { key: string; stringValue?: string } {
+/**
+ * One `map<string, Value>` entry; key and value may come in either order. Only the value of the
+ * wanted key is decoded: other metadata values can be large (benchmarks pad syncz answers there).
+ */
+function readMapEntry(reader: protobuf.Reader, end: number, wanted: string): { matched: boolean; stringValue?: string } {
   let key = '';
-  let stringValue: string | undefined;
+  let value: { start: number; end: number } | undefined;
   while (reader.pos < end) {
     const tag = reader.uint32();
     const isBytes = (tag & 7) === WIRE_LENGTH_DELIMITED;
-    if (isBytes && tag >>> 3 === MAP_ENTRY_KEY) key = reader.string();
-    else if (isBytes && tag >>> 3 === MAP_ENTRY_VALUE) stringValue = readValueString(reader, endOf(reader));
-    else reader.skipType(tag & 7);
+    if (isBytes && tag >>> 3 === MAP_ENTRY_KEY) {
+      key = reader.string();
+    } else if (isBytes && tag >>> 3 === MAP_ENTRY_VALUE) {
+      const valueEnd = endOf(reader);
+      value = { start: reader.pos, end: valueEnd };
+      reader.pos = valueEnd;
+    } else {
+      reader.skipType(tag & 7);
+    }
   }
-  return { key, stringValue };
+  if (key !== wanted) return { matched: false };
+  if (!value) return { matched: true };
+  reader.pos = value.start;
+  const stringValue = readValueString(reader, value.end);
+  reader.pos = end;
+  return { matched: true, stringValue };
 }
 
 function readValueString(reader: protobuf.Reader, end: number): string | undefined {

@@ -9,6 +9,8 @@ import { MergeStrategy, TypeUrlMatcher, isMergeStrategy } from './merge-strategy
  *   typeUrl:  string | RegExp | (typeUrl) => boolean     which requests it merges
  *   merge(request, answers, context) -> DiscoveryResponse (or a Promise of one)
  *   isConclusive?(request, answer) -> boolean             optional early exit of the fan-out
+ *   selectInstances?(request, instances) -> instances     optional: ask only some istiods
+ *   timeoutMs?(request, { defaultMs, maxMs }) -> number   optional: a longer (or shorter) per-istiod deadline
  *
  * See examples/count-proxies.plugin.js.
  */

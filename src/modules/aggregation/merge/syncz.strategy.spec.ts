@@ -1,3 +1,4 @@
+import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { envoyTypes, typeUrlOf } from '../../../common/proto.js';
 import { ProtoAny } from '../../../common/xds-types.js';
@@ -8,7 +9,6 @@ import { SynczStrategy } from './syncz.strategy.js';
 const SYNCZ = 'istio.io/debug/syncz';
 const CDS = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
 const LDS = 'type.googleapis.com/envoy.config.listener.v3.Listener';
-const noLog = { log: () => undefined };
 
 interface ProxySpec {
   cluster?: string;
@@ -163,6 +163,32 @@ describe('readClientConfigKey', () => {
 
   it('reports no cluster and not STALE when neither is present', () => {
     expect(readClientConfigKey(clientConfigAny('x.ns').value)).toEqual({ nodeId: 'x.ns', clusterId: '', lastUpdatedMs: 0, stale: false });
+  });
+
+  it('reads CLUSTER_ID from a map entry that puts its value before its key, and a repeated key keeps the last', () => {
+    const entry = (writer: protobuf.Writer, key: string, value: string, valueFirst: boolean) => {
+      writer.uint32((1 << 3) | 2).fork(); // Struct.fields entry
+      const writeValue = () =>
+        writer
+          .uint32((2 << 3) | 2)
+          .fork()
+          .uint32((3 << 3) | 2)
+          .string(value)
+          .ldelim();
+      if (valueFirst) writeValue();
+      writer.uint32((1 << 3) | 2).string(key);
+      if (!valueFirst) writeValue();
+      writer.ldelim();
+    };
+    const writer = protobuf.Writer.create();
+    writer.uint32((1 << 3) | 2).fork(); // ClientConfig.node
+    writer.uint32((1 << 3) | 2).string('x.ns');
+    writer.uint32((3 << 3) | 2).fork(); // Node.metadata
+    entry(writer, 'CLUSTER_ID', 'north', false);
+    entry(writer, 'PADDING', 'z'.repeat(1000), false);
+    entry(writer, 'CLUSTER_ID', 'east', true);
+    writer.ldelim().ldelim();
+    expect(readClientConfigKey(writer.finish())).toEqual({ nodeId: 'x.ns', clusterId: 'east', lastUpdatedMs: 0, stale: false });
   });
 
   it('reads a STALE status of the deprecated per-xDS configs', () => {

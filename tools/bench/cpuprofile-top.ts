@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { parseArgs } from 'node:util';
+
+/**
+ * `node dist-tools/tools/bench/cpuprofile-top.js <file.cpuprofile>... [--top N] [--by function|file|package]`:
+ * the functions (or files, or packages) with the most self time in V8 CPU profiles such as
+ * `npm run bench -- --profile-proxy` writes, with their total (inclusive) time. Several profiles add up.
+ */
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+type Grouping = 'function' | 'file' | 'package';
+
+interface Row {
+  key: string;
+  selfUs: number;
+  totalUs: number;
+}
+
+const USAGE = 'usage: node dist-tools/tools/bench/cpuprofile-top.js <file.cpuprofile>... [--top N] [--by function|file|package]';
+
+/** Where a frame's code lives: the package under node_modules, `node:internal`, `(native)` or the project file. */
+function packageOf(url: string): string {
+  if (url === '') return '(native or V8)';
+  if (url.startsWith('node:')) return 'node: (Node.js internals)';
+  const modules = url.lastIndexOf('/node_modules/');
+  if (modules >= 0) {
+    const [scope, name] = url.slice(modules + '/node_modules/'.length).split('/');
+    return scope.startsWith('@') ? `${scope}/${name}` : scope;
+  }
+  const project = /\/(dist|dist-tools)\/(.*)$/.exec(url);
+  return project ? `${project[1]}/${project[2].split('/').slice(0, -1).join('/') || '.'}` : url;
+}
+
+function shortUrl(url: string): string {
+  const modules = url.lastIndexOf('/node_modules/');
+  if (modules >= 0) return url.slice(modules + '/node_modules/'.length);
+  const project = /\/(dist|dist-tools)\/(.*)$/.exec(url);
+  if (project) return `${project[1]}/${project[2]}`;
+  return url.startsWith('file://') ? basename(url) : url;
+}
+
+function keyOf(frame: CallFrame, by: Grouping): string {
+  if (by === 'package') return packageOf(frame.url);
+  if (by === 'file') return frame.url === '' ? '(native or V8)' : shortUrl(frame.url);
+  const name = frame.functionName || '(anonymous)';
+  // (garbage collector), (program), (idle), (root) have no URL.
+  return frame.url === '' ? name : `${name}  ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
+}
+
+/**
+ * Self time of a sample is the time until the next sample (DevTools' convention); total time goes to
+ * every distinct key on the sample's stack once, so recursion is not counted twice.
+ */
+function topRows(profiles: CpuProfile[], by: Grouping): { rows: Row[]; sampledUs: number; idleUs: number } {
+  const rows = new Map<string, Row>();
+  let sampledUs = 0;
+  let idleUs = 0;
+  for (const profile of profiles) {
+    const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+    const parent = new Map<number, number>();
+    for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+    const stackKeys = new Map<number, string[]>();
+    const keysOf = (id: number): string[] => {
+      let keys = stackKeys.get(id);
+      if (!keys) {
+        const distinct = new Set<string>();
+        for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+          const frame = nodes.get(at)?.callFrame;
+          if (frame && frame.functionName !== '(root)') distinct.add(keyOf(frame, by));
+        }
+        stackKeys.set(id, (keys = [...distinct]));
+      }
+      return keys;
+    };
+    const row = (key: string) => {
+      let found = rows.get(key);
+      if (!found) rows.set(key, (found = { key, selfUs: 0, totalUs: 0 }));
+      return found;
+    };
+    profile.samples.forEach((id, index) => {
+      const durationUs = profile.timeDeltas[index + 1] ?? 0;
+      const frame = nodes.get(id)?.callFrame;
+      if (!frame) return;
+      sampledUs += durationUs;
+      if (frame.functionName === '(idle)') {
+        idleUs += durationUs;
+        return;
+      }
+      row(keyOf(frame, by)).selfUs += durationUs;
+      for (const key of keysOf(id)) row(key).totalUs += durationUs;
+    });
+  }
+  return { rows: [...rows.values()].sort((a, b) => b.selfUs - a.selfUs), sampledUs, idleUs };
+}
+
+function main(): number {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { top: { type: 'string', default: '25' }, by: { type: 'string', default: 'function' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const top = Number(values.top);
+  const by = values.by as Grouping;
+  if (values.help || positionals.length === 0 || !Number.isInteger(top) || top < 1 || !['function', 'file', 'package'].includes(by)) {
+    console.error(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const profiles = positionals.map((file) => JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+  const { rows, sampledUs, idleUs } = topRows(profiles, by);
+  const busyUs = sampledUs - idleUs;
+  const ms = (us: number) => (us / 1000).toFixed(1).padStart(9);
+  const pct = (us: number) => `${((100 * us) / Math.max(1, busyUs)).toFixed(1)}%`.padStart(7);
+  console.log(`${positionals.length} profile(s): ${(sampledUs / 1000).toFixed(0)} ms sampled, ${(busyUs / 1000).toFixed(0)} ms not idle`);
+  console.log(`${'self ms'.padStart(9)} ${'self'.padStart(7)} ${'total ms'.padStart(9)} ${'total'.padStart(7)}  ${by}`);
+  for (const row of rows.slice(0, top))
+    console.log(`${ms(row.selfUs)} ${pct(row.selfUs)} ${ms(row.totalUs)} ${pct(row.totalUs)}  ${row.key}`);
+  return 0;
+}
+
+process.exitCode = main();
