@@ -16,12 +16,14 @@ const CERT_MANAGER_COMPONENT = 'components/cert-manager';
 const ISTIO_GATEWAY_COMPONENT = 'components/istio-gateway';
 const LOAD_BALANCER_COMPONENT = 'components/load-balancer';
 const REMOTE_SECRETS_COMPONENT = 'components/remote-secrets';
+const MONITORING_COMPONENT = 'components/monitoring';
 const ALL_COMPONENTS = [
   CERT_MANAGER_COMPONENT,
   ISTIO_GATEWAY_COMPONENT,
   LOAD_BALANCER_COMPONENT,
   PORT_FORWARD_COMPONENT,
   REMOTE_SECRETS_COMPONENT,
+  MONITORING_COMPONENT,
 ];
 const TLS_SECRET = 'istioctl-proxy-tls';
 const CA_CONFIGMAP = 'istio-ca-root-cert';
@@ -73,6 +75,7 @@ interface Container {
   livenessProbe?: Probe;
   readinessProbe?: Probe;
   startupProbe?: Probe;
+  lifecycle?: { preStop?: { sleep?: { seconds?: number }; exec?: { command?: string[] } } };
   volumeMounts?: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
 }
 interface PodSpec {
@@ -261,16 +264,23 @@ describe('deploy/ manifests', () => {
     ]) {
       expect(kinds, kind).toContain(kind);
     }
-    // Namespaced RBAC only; the namespace comes from the kustomization.
-    expect(kinds).not.toContain('ClusterRole');
-    // The only cluster-scoped grant: TokenReview for AUTH_MODE=tokenreview, via the built-in role.
-    const clusterBindings = baseDocs.filter((doc) => doc.manifest.kind === 'ClusterRoleBinding');
-    expect(clusterBindings).toHaveLength(1);
-    expect((clusterBindings[0].manifest as { roleRef?: unknown }).roleRef).toEqual({
+    // The only cluster-scoped grant: TokenReview for AUTH_MODE=tokenreview, one rule of our own
+    // (system:auth-delegator would add subjectaccessreviews), bound to the proxy's ServiceAccount.
+    const clusterRole = only<Role>('ClusterRole');
+    expect(clusterRole.rules).toEqual([{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }]);
+    const clusterBinding = only<RoleBinding>('ClusterRoleBinding');
+    expect(clusterBinding.roleRef).toEqual({
       apiGroup: 'rbac.authorization.k8s.io',
       kind: 'ClusterRole',
-      name: 'system:auth-delegator',
+      name: clusterRole.metadata?.name,
     });
+    expect(clusterBinding.subjects).toEqual([
+      {
+        kind: 'ServiceAccount',
+        name: only<Deployment>('Deployment').spec.template.spec.serviceAccountName,
+        namespace: baseKustomization.namespace,
+      },
+    ]);
     for (const { file, manifest } of baseDocs) expect(manifest.metadata?.namespace, file).toBeUndefined();
   });
 });
@@ -383,12 +393,25 @@ describe('Deployment', () => {
     }
   });
 
-  it('gives the shutdown drain time to finish before SIGKILL', () => {
+  it('sleeps in preStop so endpoints drain first, then gives the shutdown drain time to finish before SIGKILL', () => {
     const d = deployment();
-    const grace = d.spec.template.spec.terminationGracePeriodSeconds;
+    const grace = d.spec.template.spec.terminationGracePeriodSeconds ?? 30;
     expect(grace).toBe(30);
+    // The native sleep action (Kubernetes 1.30+): no binary needed in the image.
+    const preStopSeconds = container(d).lifecycle?.preStop?.sleep?.seconds ?? 0;
+    expect(preStopSeconds).toBeGreaterThanOrEqual(5);
     const drainMs = Number(env(container(d), 'SHUTDOWN_TIMEOUT_MS')?.value ?? 20_000);
-    expect(drainMs / 1000).toBeLessThan(grace ?? 30);
+    // The grace period starts before preStop; keep a few seconds for closing after the drain.
+    expect(preStopSeconds + drainMs / 1000 + 3).toBeLessThanOrEqual(grace);
+  });
+
+  it('sets MAX_INFLIGHT_ANSWER_BYTES explicitly, at most half the memory limit', () => {
+    const c = container(deployment());
+    const limit = bytes(c.resources?.limits?.memory);
+    const budget = Number(env(c, 'MAX_INFLIGHT_ANSWER_BYTES')?.value);
+    expect(budget).toBe(512 * 1024 * 1024);
+    expect(limit).toBe(1024 * 1024 * 1024);
+    expect(budget).toBeLessThanOrEqual(limit / 2);
   });
 });
 
@@ -427,7 +450,7 @@ describe('RBAC', () => {
   const roles = () => docs.filter((doc) => doc.manifest.kind === 'Role' || doc.manifest.kind === 'ClusterRole');
   const rulesOf = (doc: ParsedDoc) => (doc.manifest as Role).rules ?? [];
 
-  it('the base Role grants exactly get/list/watch on pods and on the istio-ca-root-cert ConfigMap', () => {
+  it('the base Role grants exactly list/watch on pods and get/list/watch on the istio-ca-root-cert ConfigMap', () => {
     const role = only<Role>('Role');
     const rules = (role.rules ?? []).map((rule) => ({
       apiGroups: rule.apiGroups,
@@ -436,9 +459,20 @@ describe('RBAC', () => {
       verbs: [...(rule.verbs ?? [])].sort(),
     }));
     expect(rules).toEqual([
-      { apiGroups: [''], resources: ['pods'], resourceNames: undefined, verbs: ['get', 'list', 'watch'] },
+      { apiGroups: [''], resources: ['pods'], resourceNames: undefined, verbs: ['list', 'watch'] },
       { apiGroups: [''], resources: ['configmaps'], resourceNames: [CA_CONFIGMAP], verbs: ['get', 'list', 'watch'] },
     ]);
+  });
+
+  it('grants only what the code uses: pods are listed and watched, never read by name; the CA ConfigMap is read by name', () => {
+    const source = walk(join(repoRoot, 'src/modules'))
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.spec.ts'))
+      .map((file) => readFileSync(file, 'utf8'))
+      .join('\n');
+    expect(source).toContain('listNamespacedPod(');
+    expect(source).not.toMatch(/readNamespacedPod\w*\(/);
+    expect(source).toContain('readNamespacedConfigMap(');
+    expect(source).toContain('createTokenReview(');
   });
 
   it('the base RoleBinding binds that Role to the Deployment service account', () => {
@@ -449,8 +483,13 @@ describe('RBAC', () => {
     ]);
   });
 
-  it('no Role anywhere uses wildcards, touches Secrets (but in remote-secrets) or writes, except pods/portforward create in the port-forward component', () => {
+  it('no Role anywhere uses wildcards, touches Secrets (but in remote-secrets) or writes, except pods/portforward create in the port-forward component; the one ClusterRole is the TokenReview grant', () => {
     for (const doc of roles()) {
+      if (doc.manifest.kind === 'ClusterRole') {
+        expect(doc.file).toBe('clusterrole.yaml');
+        expect(rulesOf(doc)).toEqual([{ apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] }]);
+        continue;
+      }
       expect(doc.manifest.kind, doc.file).toBe('Role');
       for (const rule of rulesOf(doc)) {
         const where = `${doc.file}: ${JSON.stringify(rule)}`;
@@ -670,6 +709,7 @@ describe.skipIf(!hasKubectl)('kubectl kustomize', () => {
   it('renders the base into the istio-system namespace', () => {
     const rendered = render(deployDir);
     expect(rendered.map((m) => m.kind).sort()).toEqual([
+      'ClusterRole',
       'ClusterRoleBinding',
       'Deployment',
       'HorizontalPodAutoscaler',
@@ -800,7 +840,7 @@ describe.skipIf(!hasKubectl)('kubectl kustomize', () => {
     const binding = rendered.find((m) => m.kind === 'RoleBinding' && m.metadata?.name === 'istioctl-proxy-remote-secrets') as RoleBinding;
     expect(binding.metadata?.namespace).toBe(baseKustomization.namespace);
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'istioctl-proxy', namespace: baseKustomization.namespace }]);
-    expect(rendered.filter((m) => m.kind === 'ClusterRole')).toEqual([]);
+    expect(rendered.filter((m) => m.kind === 'ClusterRole').map((m) => m.metadata?.name)).toEqual(['istioctl-proxy-tokenreview']);
     const deployment = rendered.find((m) => m.kind === 'Deployment') as Deployment;
     const names = (deployment.spec.template.spec.containers[0].env ?? []).map((v) => v.name);
     expect(names).toContain('AUTH_CLUSTERS_FROM_REMOTE_SECRETS');
@@ -811,7 +851,7 @@ describe.skipIf(!hasKubectl)('kubectl kustomize', () => {
 
 /** Cluster-scoped kinds have no namespace; everything else must land in the proxy's namespace. */
 function namespaced<T extends { kind?: string }>(manifests: T[]): T[] {
-  return manifests.filter((manifest) => manifest.kind !== 'ClusterRoleBinding');
+  return manifests.filter((manifest) => manifest.kind !== 'ClusterRoleBinding' && manifest.kind !== 'ClusterRole');
 }
 
 /** The TokenReview grant must follow the ServiceAccount into whatever namespace it is deployed in. */
@@ -819,4 +859,12 @@ function bindingSubjectNamespace(manifests: Array<{ kind?: string }>): string | 
   const binding = manifests.find((manifest) => manifest.kind === 'ClusterRoleBinding') as
     { subjects?: Array<{ namespace?: string }> } | undefined;
   return binding?.subjects?.[0]?.namespace;
+}
+
+/** A Kubernetes memory quantity (binary suffixes only, as deploy/ uses them) in bytes. */
+function bytes(quantity: string | undefined): number {
+  const match = /^(\d+)(Ki|Mi|Gi)?$/.exec(quantity ?? '');
+  expect(match, `memory quantity ${quantity}`).not.toBeNull();
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30 }[match![2] as 'Ki' | 'Mi' | 'Gi'] ?? 1;
+  return Number(match![1]) * unit;
 }

@@ -42,7 +42,10 @@ describe('loadConfig', () => {
     [{ RESPONSE_CACHE_MAX_BYTES: '64Mi' }, 'RESPONSE_CACHE_MAX_BYTES=64Mi is not a whole number'],
     [{ ANSWER_BUDGET_WAIT_MS: '700000' }, 'ANSWER_BUDGET_WAIT_MS=700000 is out of range (0..600000)'],
     [{ MAX_REQUEST_BYTES: '1000' }, 'MAX_REQUEST_BYTES=1000 is out of range'],
-    [{ MAX_REQUEST_BYTES: String(8 * 1024 * 1024), MAX_MESSAGE_BYTES: String(4 * 1024 * 1024) }, 'MAX_REQUEST_BYTES=8388608 is above MAX_MESSAGE_BYTES'],
+    [
+      { MAX_REQUEST_BYTES: String(8 * 1024 * 1024), MAX_MESSAGE_BYTES: String(4 * 1024 * 1024) },
+      'MAX_REQUEST_BYTES=8388608 is above MAX_MESSAGE_BYTES',
+    ],
     [{ MAX_REQUESTS_PER_STREAM: '0' }, 'MAX_REQUESTS_PER_STREAM=0 is out of range'],
     [{ STREAM_IDLE_TIMEOUT_MS: '10' }, 'STREAM_IDLE_TIMEOUT_MS=10 is out of range'],
     [{ HTTP2_STREAM_RESET_RATE: '0' }, 'HTTP2_STREAM_RESET_RATE=0 is out of range'],

@@ -48,15 +48,20 @@ const unicode = fc.oneof(
 );
 const printable = fc.string({ unit: 'grapheme-ascii', maxLength: 40 });
 
-/** 64 KiB .. 1 MiB, of a 1-, 2-, 3- or 4-byte UTF-8 character; `overLimit` goes past MAX_MESSAGE_BYTES. */
-function hugeString({ overLimit = false } = {}): fc.Arbitrary<HugeString> {
+/** `min`..`max` bytes of a 1-, 2-, 3- or 4-byte UTF-8 character (or NUL). */
+function hugeString(min: number, max: number): fc.Arbitrary<HugeString> {
   return fc
-    .record({
-      fill: fc.constantFrom('x', 'é', '€', '😀', '?', '\u0000'),
-      size: overLimit ? fc.integer({ min: 5 * MIB, max: 6 * MIB }) : fc.integer({ min: 64 * KIB, max: MIB }),
-    })
-    .map((huge) => ({ huge: { ...huge, size: Math.ceil(huge.size / Buffer.byteLength(huge.fill)) } }));
+    .record({ fill: fc.constantFrom('x', 'é', '€', '😀', '?', '\u0000'), size: fc.integer({ min, max }) })
+    .map(({ fill, size }) => ({ huge: { fill, size: Math.ceil(size / Buffer.byteLength(fill)) } }));
 }
+
+/**
+ * Sizes of strings that istiod echoes into its error message (the node id), which the proxy joins
+ * over every replica into its own status: up to 8 KiB, or from 128 KiB (too big for istiod's own
+ * status, so the proxy only sees a short reset or timeout). The band between is the known bug pinned by the `it.fails`
+ * case in fuzz.e2e-spec.ts: a status message over ~64 KB is never delivered.
+ */
+const echoedHuge = fc.oneof(hugeString(KIB, 8 * KIB), hugeString(128 * KIB, MIB));
 
 // ---------------------------------------------------------------------------------------------
 // DiscoveryRequest
@@ -76,7 +81,7 @@ const structKey = fc.oneof(
   unicode,
 );
 
-const { value: structValue, struct: structArb } = fc.letrec<{ value: ProtoValue; struct: ProtoStruct }>((tie) => ({
+const { struct: structArb } = fc.letrec<{ value: ProtoValue; struct: ProtoStruct }>((tie) => ({
   value: fc.oneof(
     { depthSize: 'small', maxDepth: 3 },
     fc.record({ nullValue: fc.constant('NULL_VALUE') }),
@@ -88,7 +93,6 @@ const { value: structValue, struct: structArb } = fc.letrec<{ value: ProtoValue;
   ),
   struct: fc.record({ fields: fc.dictionary(structKey, tie('value'), { maxKeys: 5 }) }),
 }));
-export { structValue };
 
 /** The node istioctl sends (token of istio-system/default matches it), with an IP the simulated istiod accepts. */
 export const VALID_NODE_ID = 'sidecar~10.1.2.3~test-1.default~default.svc.cluster.local';
@@ -113,11 +117,11 @@ export interface NodeSpec {
 const nodeSpec: fc.Arbitrary<NodeSpec> = fc.record(
   {
     id: fc.oneof(
-      { weight: 8, arbitrary: fc.constant(VALID_NODE_ID) },
+      { weight: 20, arbitrary: fc.constant(VALID_NODE_ID) },
       { weight: 1, arbitrary: fc.constant('') },
       { weight: 2, arbitrary: unicode },
       { weight: 1, arbitrary: fc.constantFrom('router~::1~x~y', 'sidecar~~~', '~~~', 'ztunnel~10.0.0.1~a~b~c') },
-      { weight: 1, arbitrary: hugeString() },
+      { weight: 1, arbitrary: echoedHuge },
     ),
     istioctlMetadata: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
     extraMetadata: structArb,
@@ -180,8 +184,20 @@ export interface RequestSpec {
   errorDetail?: { code: number; message: string };
 }
 
-/** `nodeWeight`: how much likelier a node is than none (high for a stream's first request). */
-export function requestSpec({ pods, nodeWeight }: { pods: string[]; nodeWeight: number }): fc.Arbitrary<RequestSpec> {
+/**
+ * `nodeWeight`: how much likelier a node is than none (high for a stream's first request).
+ * `huge`: whether resource names may be 1 KiB..6 MiB (off for raw HTTP/2 bodies: Node's client
+ * stalls writing ~10 MB to a stream the server does not read, whoever the server is).
+ */
+export function requestSpec({
+  pods,
+  nodeWeight,
+  huge = true,
+}: {
+  pods: string[];
+  nodeWeight: number;
+  huge?: boolean;
+}): fc.Arbitrary<RequestSpec> {
   const typeUrl = fc.oneof(
     { weight: 12, arbitrary: fc.constantFrom(...KNOWN_TYPE_URLS) },
     { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...KNOWN_TYPE_URLS), unicode).map(([known, tail]) => known + tail) },
@@ -215,8 +231,8 @@ export function requestSpec({ pods, nodeWeight }: { pods: string[]; nodeWeight: 
         .map(([path, query]) => `${path}?${query}`),
     },
     { weight: 30, arbitrary: unicode },
-    { weight: 8, arbitrary: hugeString() },
-    { weight: 1, arbitrary: hugeString({ overLimit: true }) },
+    { weight: huge ? 8 : 0, arbitrary: hugeString(KIB, MIB) },
+    { weight: huge ? 1 : 0, arbitrary: hugeString(5 * MIB, 6 * MIB) }, // past MAX_MESSAGE_BYTES
   );
   return fc.record(
     {
@@ -330,12 +346,12 @@ export interface MetadataSpec {
 }
 
 const tokenKind = fc.oneof(
-  { weight: 12, arbitrary: fc.constant<TokenKind>('valid') },
+  { weight: 20, arbitrary: fc.constant<TokenKind>('valid') },
   { weight: 3, arbitrary: fc.constantFrom<TokenKind>('otherNamespace', 'expired', 'wrongAudience', 'notYetValid', 'foreignIssuer') },
 );
 
 const authorization: fc.Arbitrary<AuthorizationSpec> = fc.oneof(
-  { weight: 24, arbitrary: tokenKind.map((token) => ({ kind: 'bearer' as const, token })) },
+  { weight: 48, arbitrary: tokenKind.map((token) => ({ kind: 'bearer' as const, token })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'missing' as const }) },
   { weight: 1, arbitrary: tokenKind.map((token) => ({ kind: 'lowercaseBearer' as const, token })) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('twice' as const), first: tokenKind, second: printable }) },

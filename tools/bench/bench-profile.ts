@@ -10,12 +10,9 @@ export interface BenchProfile {
    * of "above idle"): upstream connections and startup garbage have settled, no request was made.
    */
   idleSettleMs: number;
-  /** A proxy that has served nothing yet, with the fan-out scenario's static istiods. */
-  idle: { istiods: number; proxiesEach: number; settleMs: number };
   fanout: { istiods: number; proxiesEach: number; delayMs: number; opsPerRep: number; budgetMs: number };
-  largeMesh: { istiods: number; proxiesEach: number; opsPerRep: number; budgetMs: number };
-  /** Distinct callers asking for the large mesh at once, `reps` rounds. */
-  largeMeshCallers: { istiods: number; proxiesEach: number; callers: number; budgetMs: number };
+  /** `callers`: distinct callers asking for the large mesh at once after the latency phase, min(reps, callerRounds) rounds. */
+  largeMesh: { istiods: number; proxiesEach: number; opsPerRep: number; callers: number; callerRounds: number; budgetMs: number };
   concurrency: {
     istiods: number;
     proxiesEach: number;
@@ -34,10 +31,8 @@ export const FULL_PROFILE: BenchProfile = {
   warmupOps: 3,
   requestTimeoutMs: 30_000,
   idleSettleMs: 1_000,
-  idle: { istiods: 10, proxiesEach: 50, settleMs: 3_000 },
   fanout: { istiods: 10, proxiesEach: 50, delayMs: 20, opsPerRep: 10, budgetMs: 180_000 },
-  largeMesh: { istiods: 20, proxiesEach: 1_000, opsPerRep: 1, budgetMs: 300_000 },
-  largeMeshCallers: { istiods: 20, proxiesEach: 1_000, callers: 5, budgetMs: 300_000 },
+  largeMesh: { istiods: 20, proxiesEach: 1_000, opsPerRep: 1, callers: 5, callerRounds: 3, budgetMs: 300_000 },
   concurrency: { istiods: 5, proxiesEach: 20, concurrency: 200, requestsPerStream: 20, warmupPerStream: 1, budgetMs: 180_000 },
   coalescing: { istiods: 3, proxiesEach: 50, delayMs: 20, burst: 100, budgetMs: 120_000 },
   configDump: { istiods: 10, proxiesEach: 50, othersDelayMs: 5, holderDelayMs: 20, opsPerRep: 10, budgetMs: 120_000 },
@@ -49,10 +44,8 @@ export const SMOKE_PROFILE: BenchProfile = {
   warmupOps: 1,
   requestTimeoutMs: 10_000,
   idleSettleMs: 100,
-  idle: { istiods: 2, proxiesEach: 3, settleMs: 200 },
   fanout: { istiods: 2, proxiesEach: 3, delayMs: 2, opsPerRep: 2, budgetMs: 20_000 },
-  largeMesh: { istiods: 2, proxiesEach: 20, opsPerRep: 1, budgetMs: 20_000 },
-  largeMeshCallers: { istiods: 2, proxiesEach: 20, callers: 2, budgetMs: 20_000 },
+  largeMesh: { istiods: 2, proxiesEach: 20, opsPerRep: 1, callers: 2, callerRounds: 1, budgetMs: 20_000 },
   concurrency: { istiods: 2, proxiesEach: 3, concurrency: 5, requestsPerStream: 3, warmupPerStream: 1, budgetMs: 20_000 },
   coalescing: { istiods: 2, proxiesEach: 3, delayMs: 5, burst: 5, budgetMs: 20_000 },
   configDump: { istiods: 2, proxiesEach: 3, othersDelayMs: 1, holderDelayMs: 2, opsPerRep: 2, budgetMs: 20_000 },

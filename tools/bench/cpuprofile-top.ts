@@ -3,9 +3,11 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 
 /**
- * `node dist-tools/tools/bench/cpuprofile-top.js <file.cpuprofile>... [--top N] [--by function|file|package]`:
- * the functions (or files, or packages) with the most self time in V8 CPU profiles such as
- * `npm run bench -- --profile-proxy` writes, with their total (inclusive) time. Several profiles add up.
+ * `node dist-tools/tools/bench/cpuprofile-top.js <file.cpuprofile>... [--top N] [--by function|file|package]
+ * [--callers-of <text> [--depth D]]`: the functions (or files, or packages) with the most self time in V8
+ * CPU profiles such as `npm run bench -- --profile-proxy` writes, with their total (inclusive) time.
+ * Several profiles add up. `--callers-of` instead splits the self time of the functions whose name or
+ * location contains <text> by their D nearest callers (default 4), to show which path spends it.
  */
 
 interface CallFrame {
@@ -37,7 +39,8 @@ interface Row {
   totalUs: number;
 }
 
-const USAGE = 'usage: node dist-tools/tools/bench/cpuprofile-top.js <file.cpuprofile>... [--top N] [--by function|file|package]';
+const USAGE =
+  'usage: node dist-tools/tools/bench/cpuprofile-top.js <file.cpuprofile>... [--top N] [--by function|file|package] [--callers-of <text> [--depth D]]';
 
 /** Where a frame's code lives: the package under node_modules, `node:internal`, `(native)` or the project file. */
 function packageOf(url: string): string {
@@ -114,10 +117,43 @@ function topRows(profiles: CpuProfile[], by: Grouping): { rows: Row[]; sampledUs
   return { rows: [...rows.values()].sort((a, b) => b.selfUs - a.selfUs), sampledUs, idleUs };
 }
 
+/** Self time of the frames matching `text`, by their `depth` nearest callers (leaf first). */
+function callerRows(profiles: CpuProfile[], text: string, depth: number): { rows: Row[]; matchedUs: number } {
+  const rows = new Map<string, Row>();
+  let matchedUs = 0;
+  for (const profile of profiles) {
+    const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
+    const parent = new Map<number, number>();
+    for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+    profile.samples.forEach((id, index) => {
+      const frame = nodes.get(id)?.callFrame;
+      if (!frame || !keyOf(frame, 'function').includes(text)) return;
+      const durationUs = profile.timeDeltas[index + 1] ?? 0;
+      matchedUs += durationUs;
+      const chain: string[] = [];
+      for (let at = parent.get(id); at !== undefined && chain.length < depth; at = parent.get(at)) {
+        const caller = nodes.get(at)?.callFrame;
+        if (caller && caller.functionName !== '(root)') chain.push(keyOf(caller, 'function'));
+      }
+      const key = [keyOf(frame, 'function'), ...chain].join('\n      ← ');
+      const row = rows.get(key) ?? { key, selfUs: 0, totalUs: 0 };
+      row.selfUs += durationUs;
+      rows.set(key, row);
+    });
+  }
+  return { rows: [...rows.values()].sort((a, b) => b.selfUs - a.selfUs), matchedUs };
+}
+
 function main(): number {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { top: { type: 'string', default: '25' }, by: { type: 'string', default: 'function' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      top: { type: 'string', default: '25' },
+      by: { type: 'string', default: 'function' },
+      'callers-of': { type: 'string' },
+      depth: { type: 'string', default: '4' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   const top = Number(values.top);
   const by = values.by as Grouping;
@@ -130,6 +166,16 @@ function main(): number {
   const busyUs = sampledUs - idleUs;
   const ms = (us: number) => (us / 1000).toFixed(1).padStart(9);
   const pct = (us: number) => `${((100 * us) / Math.max(1, busyUs)).toFixed(1)}%`.padStart(7);
+  const callersOf = values['callers-of'];
+  if (callersOf !== undefined) {
+    const depth = Number(values.depth);
+    const callers = callerRows(profiles, callersOf, Number.isInteger(depth) && depth > 0 ? depth : 4);
+    console.log(
+      `self time of frames containing ${JSON.stringify(callersOf)}: ${ms(callers.matchedUs).trim()} ms (${pct(callers.matchedUs).trim()} of not idle), by caller chain`,
+    );
+    for (const row of callers.rows.slice(0, top)) console.log(`${ms(row.selfUs)} ${pct(row.selfUs)}  ${row.key}`);
+    return 0;
+  }
   console.log(`${positionals.length} profile(s): ${(sampledUs / 1000).toFixed(0)} ms sampled, ${(busyUs / 1000).toFixed(0)} ms not idle`);
   console.log(`${'self ms'.padStart(9)} ${'self'.padStart(7)} ${'total ms'.padStart(9)} ${'total'.padStart(7)}  ${by}`);
   for (const row of rows.slice(0, top))

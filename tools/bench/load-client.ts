@@ -90,25 +90,32 @@ async function runLatency(pool: ConnectionPool, job: LatencyJob): Promise<Latenc
 /**
  * One user per token, each on its own channel and connection (a channel option unique to the user, so
  * grpc-js cannot share a subchannel): all connect, warm up, then all run their requests together.
+ * With `fanout`, each user asks all those addresses at once itself, on connections of its own.
  */
 async function runConcurrency(job: ConcurrencyJob): Promise<ConcurrencyResult> {
   const deadline = Date.now() + job.budgetMs;
-  const users = job.tokens.map((token, user) => new IstioctlConnection(job.address, token, { [BENCH_USER_OPTION]: user }));
+  const targets = job.fanout ?? [job.address];
+  const mode = job.fanout ? 'parallel' : 'sequential';
+  const users = job.tokens.map(
+    (token, user) => new Map(targets.map((address) => [address, new IstioctlConnection(address, token, { [BENCH_USER_OPTION]: user })])),
+  );
+  const operation = (user: Map<string, IstioctlConnection>) =>
+    runOperation((address) => user.get(address)!, targets, job.request, job.timeoutMs, mode);
   const samplesMs: number[] = [];
   const errors = new ErrorLog();
   let truncated = false;
   let resourceBytes = 0;
   try {
     // Connected before anything is measured, so every user's requests start together and the count
-    // below shows whether each user really has a connection of its own.
-    // A user that cannot connect fails its requests below, where it is counted.
-    await Promise.all(users.map((user) => user.connect(job.timeoutMs).catch(() => undefined)));
+    // below shows whether each user really has a connection of its own. A user that cannot connect
+    // fails its requests below, where it is counted.
+    await Promise.all(
+      users.flatMap((user) => [...user.values()].map((connection) => connection.connect(job.timeoutMs).catch(() => undefined))),
+    );
     const connections = countOwnConnectionsTo(Number(job.address.slice(job.address.lastIndexOf(':') + 1)));
     await Promise.all(
       users.map(async (user) => {
-        for (let i = 0; i < job.warmupPerStream && Date.now() < deadline; i++) {
-          await runOperation(() => user, [job.address], job.request, job.timeoutMs).catch(() => undefined);
-        }
+        for (let i = 0; i < job.warmupPerStream && Date.now() < deadline; i++) await operation(user).catch(() => undefined);
       }),
     );
     const started = performance.now();
@@ -120,7 +127,7 @@ async function runConcurrency(job: ConcurrencyJob): Promise<ConcurrencyResult> {
             return;
           }
           try {
-            const outcome = await runOperation(() => user, [job.address], job.request, job.timeoutMs);
+            const outcome = await operation(user);
             samplesMs.push(outcome.elapsedMs);
             resourceBytes = outcome.resourceBytes;
           } catch (err) {
@@ -140,7 +147,7 @@ async function runConcurrency(job: ConcurrencyJob): Promise<ConcurrencyResult> {
       truncated,
     };
   } finally {
-    for (const user of users) user.close();
+    for (const user of users) for (const connection of user.values()) connection.close();
   }
 }
 

@@ -58,6 +58,8 @@ export interface ConcurrencyJob {
    * and a local subchannel pool, so grpc-js never shares a connection between two users).
    */
   tokens: string[];
+  /** Instead of `address`: each user asks all of these at once itself (a zero-cost proxy), on connections of its own. */
+  fanout?: string[];
   /** Requests each user makes one after another (each on a new stream, as istioctl does). */
   requestsPerStream: number;
   warmupPerStream: number;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 
 const FALLBACK_CLOCK_TICKS = 100;
 let clockTicks: number | undefined;
@@ -20,17 +20,89 @@ export function readMemory(pid: number): ProcessMemory {
   }
 }
 
-/** User + system CPU time the process has used so far, in ms. */
-export function readCpuMs(pid: number): number {
+/**
+ * Resets VmHWM to the current VmRSS (`echo 5 > /proc/<pid>/clear_refs`, Linux ≥ 4.0), so the next
+ * peak belongs to what follows; false where that is not possible (the peak then covers the whole life).
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** CPU time and minor page faults a process has used so far (all threads); NaN where /proc is unavailable. */
+export interface CpuReading {
+  userMs: number;
+  systemMs: number;
+  /** minflt: pages the kernel mapped in on first touch (fresh memory), without I/O. */
+  minorFaults: number;
+}
+
+export function readCpu(pid: number): CpuReading {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may contain spaces; fields are counted from after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
-    return (ticks * 1000) / ticksPerSecond();
+    // minflt, utime, stime: fields 10, 14 and 15 of proc(5), i.e. 7, 11 and 12 after the name.
+    const ms = (ticks: string) => (Number(ticks) * 1000) / ticksPerSecond();
+    return { userMs: ms(fields[11]), systemMs: ms(fields[12]), minorFaults: Number(fields[7]) };
   } catch {
-    return Number.NaN;
+    return { userMs: Number.NaN, systemMs: Number.NaN, minorFaults: Number.NaN };
   }
+}
+
+/** `after − before`, field by field. */
+export function cpuSince(before: CpuReading, after: CpuReading): CpuReading {
+  return {
+    userMs: after.userMs - before.userMs,
+    systemMs: after.systemMs - before.systemMs,
+    minorFaults: after.minorFaults - before.minorFaults,
+  };
+}
+
+/** User + system CPU time the process has used so far, in ms. */
+export function readCpuMs(pid: number): number {
+  const { userMs, systemMs } = readCpu(pid);
+  return userMs + systemMs;
+}
+
+/** Time a process's threads ran on a CPU and waited, runnable, for one (/proc/<pid>/task/<tid>/schedstat, all threads). */
+export interface ScheduleReading {
+  runMs: number;
+  waitMs: number;
+}
+
+export function readSchedule(pid: number): ScheduleReading {
+  try {
+    let runNs = 0;
+    let waitNs = 0;
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const [run, wait] = readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').trim().split(' ').map(Number);
+        runNs += run;
+        waitNs += wait;
+      } catch {
+        // the thread ended between readdir and read
+      }
+    }
+    return { runMs: runNs / 1e6, waitMs: waitNs / 1e6 };
+  } catch {
+    return { runMs: Number.NaN, waitMs: Number.NaN };
+  }
+}
+
+/**
+ * Of the time a process wanted a CPU between two readings, the share it spent waiting for one: near
+ * 0 on an idle machine; towards 1 when other work (here: other engineers' tests) keeps it off the
+ * CPUs, which stretches every latency and throughput figure measured meanwhile.
+ */
+export function waitShare(before: ScheduleReading, after: ScheduleReading): number {
+  const run = after.runMs - before.runMs;
+  const wait = after.waitMs - before.waitMs;
+  return run + wait > 0 ? Math.round((wait / (run + wait)) * 1000) / 1000 : Number.NaN;
 }
 
 const TCP_ESTABLISHED = '01';

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BenchCredentials } from './bench-credentials.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { freePort } from '../../test/kit/free-port.js';
-import { readCpuMs, readMemory, type ProcessMemory } from './proc-stats.js';
+import { readCpu, readCpuMs, readMemory, resetPeakRss, type CpuReading, type ProcessMemory } from './proc-stats.js';
 
 const READY_POLL_MS = 50;
 const STOP_GRACE_MS = 10_000;
@@ -30,6 +30,8 @@ export interface ProxyLimits {
   answerBudgetMaxWaiting: number;
   answerBudgetWaitMs: number;
   responseCacheMs: number;
+  /** FANOUT_TIMEOUT_MS: how long the proxy waits for an istiod's answer. */
+  fanoutTimeoutMs: number;
 }
 
 /** Proxies started and not yet stopped: killed if the runner exits early, so none outlives the bench. */
@@ -124,6 +126,7 @@ export class ProxyProcess {
       answerBudgetMaxWaiting: config.answerBudgetMaxWaiting,
       answerBudgetWaitMs: config.answerBudgetWaitMs,
       responseCacheMs: config.responseCacheMs,
+      fanoutTimeoutMs: config.fanoutTimeoutMs,
     };
   }
 
@@ -131,8 +134,18 @@ export class ProxyProcess {
     return readMemory(this.pid);
   }
 
+  /** VmHWM back to the current RSS; false if /proc would not allow it. */
+  resetPeakRss(): boolean {
+    return resetPeakRss(this.pid);
+  }
+
   cpuMs(): number {
     return readCpuMs(this.pid);
+  }
+
+  /** User and system CPU time and minor page faults so far. */
+  cpu(): CpuReading {
+    return readCpu(this.pid);
   }
 
   /** SIGTERM (the proxy's graceful shutdown, which also writes a --cpu-prof profile), SIGKILL if it hangs. */

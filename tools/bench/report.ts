@@ -76,7 +76,9 @@ export function summaryText(results: BenchResults): string {
 }
 
 function machineLine(machine: MachineDescription): string {
-  return `${machine.cpuModel}, ${machine.cores} cores, ${(machine.memoryBytes / GIB).toFixed(1)} GiB, Node ${machine.node}`;
+  const write = machine.memoryWriteCost ? `, first-touch memory ${machine.memoryWriteCost.freshMsPerMiB} ms/MiB` : '';
+  const load = machine.loadAverageAtStart ? `, load average ${machine.loadAverageAtStart.join('/')}` : '';
+  return `${machine.cpuModel}, ${machine.cores} cores, ${(machine.memoryBytes / GIB).toFixed(1)} GiB, Node ${machine.node}${write}${load}`;
 }
 
 function cell(text: string): string {
@@ -99,6 +101,12 @@ export function markdownSection(results: BenchResults, resultsFile: string): str
     `| Memory | ${(machine.memoryBytes / GIB).toFixed(1)} GiB |`,
     `| Node.js | ${machine.node} |`,
     `| OS | ${machine.platform} ${machine.release} (${machine.arch}) |`,
+    ...(machine.loadAverageAtStart ? [`| Load average at start (1/5/15 min) | ${machine.loadAverageAtStart.join(' / ')} |`] : []),
+    ...(machine.memoryWriteCost
+      ? [
+          `| Memory write cost (CPU per MiB) | fresh (first touch) ${machine.memoryWriteCost.freshMsPerMiB} ms, reused ${machine.memoryWriteCost.reusedMsPerMiB} ms |`,
+        ]
+      : []),
     '',
     '### Goals',
     '',

@@ -21,6 +21,10 @@ export interface MachineDescription {
   platform: string;
   release: string;
   arch: string;
+  /** CPU ms per MiB written into fresh (first-touch) and reused memory, measured at the start of the run. */
+  memoryWriteCost?: { freshMsPerMiB: number; reusedMsPerMiB: number };
+  /** os.loadavg() (1, 5, 15 min) when the run started: other work on the machine competes for its cores. */
+  loadAverageAtStart?: number[];
 }
 
 export interface ScenarioResult {

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -12,15 +13,11 @@ import { coalescingScenario } from './scenarios/coalescing.scenario.js';
 import { concurrencyScenario } from './scenarios/concurrency.scenario.js';
 import { configDumpLookupScenario } from './scenarios/config-dump-lookup.scenario.js';
 import { fanoutOverheadScenario } from './scenarios/fanout-overhead.scenario.js';
-import { idleScenario } from './scenarios/idle.scenario.js';
-import { largeMeshCallersScenario } from './scenarios/large-mesh-callers.scenario.js';
 import { largeMeshScenario } from './scenarios/large-mesh.scenario.js';
 
 const SCENARIOS: Scenario[] = [
-  idleScenario,
   fanoutOverheadScenario,
   largeMeshScenario,
-  largeMeshCallersScenario,
   concurrencyScenario,
   coalescingScenario,
   configDumpLookupScenario,
@@ -113,11 +110,23 @@ function positiveInteger(flag: string, raw: string | undefined, fallback: number
   return value;
 }
 
-async function runScenario(scenario: Scenario, context: ScenarioContext): Promise<ScenarioResult> {
+async function runScenario(scenario: Scenario, sharedContext: ScenarioContext): Promise<ScenarioResult> {
   const started = performance.now();
-  context.log(`${scenario.id}: ${scenario.title} …`);
+  const cpuWait: Record<string, number> = {};
+  const context: ScenarioContext = {
+    ...sharedContext,
+    reportCpuWait: ({ proxy, fleet, client }) =>
+      Object.assign(cpuWait, { cpuWaitShareProxy: proxy, cpuWaitShareFleet: fleet, cpuWaitShareClient: client }),
+  };
+  const [loadBefore] = loadavg();
+  context.log(`${scenario.id}: ${scenario.title} … (load average ${loadBefore.toFixed(1)})`);
   try {
-    const outcome = await scenario.run(context);
+    const scenarioOutcome = await scenario.run(context);
+    // How busy the machine was: a CPU wait share far above 0 means other work stretched the figures.
+    const outcome = {
+      ...scenarioOutcome,
+      metrics: { ...scenarioOutcome.metrics, ...cpuWait, loadAverageAtStart: Math.round(loadBefore * 100) / 100 },
+    };
     const durationMs = Math.round(performance.now() - started);
     const verdicts = outcome.goals.map((goal) => `${goal.id} ${goal.pass ? 'PASS' : 'FAIL'}`).join(', ');
     context.log(`${scenario.id}: done in ${(durationMs / 1000).toFixed(1)} s (${verdicts})`);
@@ -152,6 +161,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const startedAt = new Date();
+  const loadAtStart = loadavg().map((value) => Math.round(value * 100) / 100);
   const log = (message: string) => console.error(`[bench ${((Date.now() - startedAt.getTime()) / 1000).toFixed(1)}s] ${message}`);
   const profilesDir = join(options.outDir, 'profiles');
   const profileFlags = ['--cpu-prof', `--cpu-prof-dir=${profilesDir}`];
@@ -186,7 +196,7 @@ async function main(): Promise<number> {
     durationMs: Date.now() - startedAt.getTime(),
     profile: options.profile.name,
     reps: options.reps,
-    machine: describeMachine(),
+    machine: { ...describeMachine(), loadAverageAtStart: loadAtStart },
     scenarios,
     goals: { passed: goals.filter((goal) => goal.pass).length, failed: goals.filter((goal) => !goal.pass).length },
   };

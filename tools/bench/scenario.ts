@@ -4,7 +4,7 @@ import type { BenchProfile } from './bench-profile.js';
 import { ChildLink } from './child-link.js';
 import type { FleetInfo, FleetSpec, IstiodSpec } from './fleet-spec.js';
 import { LOAD_COMMANDS, type LatencyJob, type LatencyResult, type VariantResult } from './load-jobs.js';
-import type { ProcessMemory } from './proc-stats.js';
+import { cpuSince, readSchedule, waitShare, type CpuReading, type ProcessMemory } from './proc-stats.js';
 import { ProxyProcess } from './proxy-process.js';
 import type { GoalResult, ScenarioResult, VariantReport } from './results.js';
 import { ratio, summarize } from './stats.js';
@@ -14,6 +14,8 @@ const CLIENT_START_TIMEOUT_MS = 30_000;
 const PROXY_START_TIMEOUT_MS = 30_000;
 /** What a client job may take beyond its own budget: the last in-flight request, then the reply. */
 const JOB_GRACE_MS = 30_000;
+/** x86-64 and arm64 Linux base page; huge pages would make minor-fault bytes an underestimate. */
+const PAGE_BYTES = 4096;
 
 export interface ScenarioContext {
   profile: BenchProfile;
@@ -32,6 +34,11 @@ export interface ScenarioContext {
   verbose: boolean;
   /** Latest wall-clock time (ms since epoch) any job may still start work. */
   deadline: number;
+  /**
+   * Told, when an environment stops, the share of time each of its processes waited for a CPU while
+   * it was in use (`proc-stats.ts` waitShare); the runner adds these to the scenario's metrics.
+   */
+  reportCpuWait?(shares: { proxy: number; fleet: number; client: number }): void;
   log(message: string): void;
 }
 
@@ -96,10 +103,10 @@ export async function withEnvironment<T>(
     if (clientStart.status === 'fulfilled') await clientStart.value.stop().catch(() => undefined);
     throw fleetStart.status === 'rejected' ? fleetStart.reason : (clientStart as PromiseRejectedResult).reason;
   }
-  context.log('TRACE fleet+client up');
   const fleet = fleetStart.value;
   const client = clientStart.value;
   let proxy: ProxyProcess | undefined;
+  let cpuWait: (() => { proxy: number; fleet: number; client: number }) | undefined;
   try {
     const proxied = new Set(options.istiods.filter(options.behindProxy ?? (() => true)).map(({ name }) => name));
     proxy = await ProxyProcess.start({
@@ -110,9 +117,19 @@ export async function withEnvironment<T>(
       startTimeoutMs: PROXY_START_TIMEOUT_MS,
       forwardOutput: context.verbose,
     });
-    context.log('TRACE proxy up');
     await sleep(context.profile.idleSettleMs);
     const proxyIdle = proxy.memory();
+    const runningProxy = proxy;
+    const schedule = () => ({ proxy: readSchedule(runningProxy.pid), fleet: readSchedule(fleet.pid), client: readSchedule(client.pid) });
+    const scheduleBefore = schedule();
+    cpuWait = () => {
+      const after = schedule();
+      return {
+        proxy: waitShare(scheduleBefore.proxy, after.proxy),
+        fleet: waitShare(scheduleBefore.fleet, after.fleet),
+        client: waitShare(scheduleBefore.client, after.client),
+      };
+    };
     const budget = (scenarioBudgetMs: number) => Math.max(0, Math.min(scenarioBudgetMs, context.deadline - Date.now()));
     const call = <Result>(command: string, job: unknown, budgetMs: number) =>
       client.call<Result>(command, job, budgetMs + context.profile.requestTimeoutMs + JOB_GRACE_MS);
@@ -127,12 +144,10 @@ export async function withEnvironment<T>(
       runLatency: (job) => call<LatencyResult>(LOAD_COMMANDS.latency, job, job.budgetMs),
     });
   } finally {
-    context.log('TRACE body done');
+    if (cpuWait) context.reportCpuWait?.(cpuWait());
     const [, code] = await Promise.all([client.stop().catch(() => undefined), proxy?.stop().catch(() => undefined)]);
     if (code !== undefined && code !== 0 && code !== null) context.log(`proxy exited with ${code}\n${proxy?.outputTail ?? ''}`);
-    context.log('TRACE client+proxy stopped');
     await fleet.stop().catch(() => undefined);
-    context.log('TRACE fleet stopped');
   }
 }
 
@@ -204,12 +219,29 @@ export function atLeast(id: string, description: string, measured: number, floor
  * Warm-up as a job of its own, then the measured operations with the proxy's CPU time (user + system,
  * /proc/<pid>/stat) read just before and after: `proxyCpuMs` covers the measured phase only.
  */
-export async function measureLatency(environment: Environment, job: LatencyJob): Promise<{ result: LatencyResult; proxyCpuMs: number }> {
+export async function measureLatency(
+  environment: Environment,
+  job: LatencyJob,
+): Promise<{ result: LatencyResult; proxyCpuMs: number; proxyCpu: CpuReading }> {
   const deadline = Date.now() + job.budgetMs;
   if (job.warmupOps > 0) await environment.runLatency({ ...job, reps: 0 });
-  const cpuBefore = environment.proxy.cpuMs();
+  const before = environment.proxy.cpu();
   const result = await environment.runLatency({ ...job, warmupOps: 0, budgetMs: Math.max(0, deadline - Date.now()) });
-  return { result, proxyCpuMs: environment.proxy.cpuMs() - cpuBefore };
+  const proxyCpu = cpuSince(before, environment.proxy.cpu());
+  return { result, proxyCpuMs: proxyCpu.userMs + proxyCpu.systemMs, proxyCpu };
+}
+
+/**
+ * Where a proxy's CPU went, per request: system share and the memory it touched for the first time
+ * (minor faults × page size; pages of fresh buffers, which the kernel maps in one by one).
+ */
+export function cpuBreakdown(cpu: CpuReading, requests: number, pageBytes = PAGE_BYTES): Record<string, number> {
+  const n = Math.max(1, requests);
+  return {
+    proxySystemCpuShare: ratio(cpu.systemMs, cpu.userMs + cpu.systemMs),
+    proxyMinorFaultsPerRequest: Math.round(cpu.minorFaults / n),
+    proxyFirstTouchPerRequestBytes: Math.round((cpu.minorFaults * pageBytes) / n),
+  };
 }
 
 /** Requests a variant made in the measured phase: answered (samples) and failed. */

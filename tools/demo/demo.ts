@@ -48,10 +48,12 @@ async function main(): Promise<number> {
       [east, ['proxy-status', pod]],
       [west, ['x', 'version']],
       [west, ['x', 'internal-debug', 'clusterz']],
+      // Which replica holds it? Served by the proxy from every replica's syncz, with the caller's token.
+      [east, ['x', 'internal-debug', `istioctl-proxy/locate?proxyID=${RECONNECTED_WITH_STALE_COPY}`]],
     ];
     let failures = 0;
     for (const [cluster, command] of session) {
-      console.log(`\n$ istioctl ${command.join(' ')}    # as istio-system/default of cluster ${cluster.id}`);
+      console.log(`\n$ istioctl ${command.map(shellWord).join(' ')}    # as istio-system/default of cluster ${cluster.id}`);
       const args = [...command, '--address', address, '--token-file', cluster.tokenFile];
       failures += (await runClient(args, (line) => console.log(line))) === 0 ? 0 : 1;
     }
@@ -71,6 +73,11 @@ async function main(): Promise<number> {
     await proxy?.close();
     await mesh.stop();
   }
+}
+
+/** An argument as it would be typed in a shell: quoted when it holds `?`, `&` or spaces. */
+function shellWord(arg: string): string {
+  return /[?&\s*]/.test(arg) ? `'${arg}'` : arg;
 }
 
 function banner(mesh: DemoMesh, address: string): void {

@@ -56,7 +56,7 @@ export class AggregationService {
         const plan = planFanout(strategy, request, instances, this.budget, caller.deadline);
         const options = { timeoutMs: plan.timeoutMs, isConclusive: conclusiveFor(strategy, request) };
         const metadata = forwardedMetadata(caller.metadata, caller.identity?.clusterId);
-        return this.fanout.fanOut(plan.instances, { ...request, node }, metadata, options).pipe(
+        return this.fanout.fanOut(plan.instances, { ...plan.request, node }, metadata, options).pipe(
           tap((results) => {
             stopTimer();
             this.metrics.observe(results);
@@ -71,7 +71,7 @@ export class AggregationService {
   private merge(request: DiscoveryRequest, strategy: MergeStrategy, results: FanoutResult[]): Observable<AggregateOutcome> {
     const { answers, errors } = this.policy.apply(request, results);
     const log = (message: string) => this.logger.log(`${request.type_url}: ${message}`);
-    return from(Promise.resolve(strategy.merge(request, answers, { log }))).pipe(
+    return from(Promise.resolve(strategy.merge(request, answers, { log, failed: errors }))).pipe(
       map((merged) => ({
         response: this.envelope.wrap(request, merged, answers),
         missing: errors,

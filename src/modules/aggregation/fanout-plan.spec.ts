@@ -61,4 +61,35 @@ describe('planFanout', () => {
     expect(pick(() => [instance('stranger')])).toEqual(['istiod-a', 'istiod-b', 'istiod-c']);
     expect(pick(() => [])).toEqual(['istiod-a', 'istiod-b', 'istiod-c']);
   });
+
+  it('asks the caller’s own request unless upstreamRequest says otherwise', () => {
+    const caller = request('istio.io/debug', ['syncz']);
+    expect(planFanout(new SynczStrategy(), caller, replicas, budget, undefined).request).toBe(caller);
+    const debug = new InternalDebugStrategy();
+    expect(planFanout(debug, caller, replicas, budget, undefined).request).toBe(caller);
+    const locate = request('istio.io/debug', ['istioctl-proxy/locate?proxyID=a.ns']);
+    expect(planFanout(debug, locate, replicas, budget, undefined).request).toEqual({
+      ...locate,
+      type_url: 'istio.io/debug/syncz',
+      resource_names: [],
+    });
+  });
+
+  it('takes only type_url, resource_names, version_info and response_nonce from upstreamRequest, and only with a type URL', () => {
+    const caller = request('x', ['a']);
+    const upstream = (returned: unknown) =>
+      planFanout(strategyWith({ upstreamRequest: () => returned as DiscoveryRequest }), caller, replicas, budget, undefined).request;
+    const node = { id: 'sidecar~1.2.3.4~evil.ns~ns.svc.cluster.local', metadata: null };
+    expect(upstream({ type_url: 'y', resource_names: ['b', 7], version_info: 'v', response_nonce: 'n', node })).toEqual({
+      ...caller,
+      type_url: 'y',
+      resource_names: ['b'],
+      version_info: 'v',
+      response_nonce: 'n',
+    });
+    expect(upstream({ type_url: 'y' })).toEqual({ ...caller, type_url: 'y', resource_names: [] });
+    expect(upstream(undefined)).toBe(caller);
+    expect(upstream({ type_url: '' })).toBe(caller);
+    expect(upstream({ resource_names: ['b'] })).toBe(caller);
+  });
 });

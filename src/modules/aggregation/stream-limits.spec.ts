@@ -36,7 +36,9 @@ describe('StreamLimits', () => {
     sut.acquire('alice');
     const full = code(() => sut.acquirePending());
     expect(full.code).toBe(status.RESOURCE_EXHAUSTED);
-    expect(full.message).toBe('too many open streams on this proxy (MAX_CONCURRENT_STREAMS=3, 2 of them awaiting token verification); retry later');
+    expect(full.message).toBe(
+      'too many open streams on this proxy (MAX_CONCURRENT_STREAMS=3, 2 of them awaiting token verification); retry later',
+    );
     expect(code(() => sut.acquire('bob')).message).toContain('MAX_CONCURRENT_STREAMS=3');
     verifying[0]();
     verifying[0](); // releasing twice frees one slot only

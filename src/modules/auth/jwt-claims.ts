@@ -23,7 +23,11 @@ export function rejectionFromJose(err: unknown, { audiences, issuer }: { audienc
       case 'aud':
         return new TokenRejected(`token audience not accepted (expected one of: ${audiences.join(', ')})`);
       case 'iss':
-        return new TokenRejected(missing ? `token has no issuer: the "iss" claim is required (expected ${issuer})` : `token issuer not accepted (expected ${issuer})`);
+        return new TokenRejected(
+          missing
+            ? `token has no issuer: the "iss" claim is required (expected ${issuer})`
+            : `token issuer not accepted (expected ${issuer})`,
+        );
       case 'exp':
         return new TokenRejected(missing ? 'token has no expiry: the "exp" claim is required' : 'token expiry ("exp") invalid');
       case 'nbf':

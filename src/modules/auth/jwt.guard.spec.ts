@@ -184,7 +184,8 @@ describe('JwtGuard', () => {
 
     it('takes no slot when there is nothing to verify (no token, AUTH_MODE=none)', async () => {
       slots = new CountedSlots(0);
-      await rejection(guard(new ScriptedVerifier('jwks', () => Promise.resolve(SRE))).canActivate(call().context));
+      const missing = await rejection(guard(new ScriptedVerifier('jwks', () => Promise.resolve(SRE))).canActivate(call().context));
+      expect(missing.code).toBe(status.UNAUTHENTICATED);
       const none = new ScriptedVerifier('none', () => Promise.resolve({ subject: 'unverified' }));
       await expect(guard(none).canActivate(call().context)).resolves.toBe(true);
     });

@@ -130,7 +130,9 @@ export class TokenReviewVerifier extends TokenVerifier {
       const reasons = `${named.join('; ')}${more}`;
       const unanswered = failures.filter((failure) => failure instanceof VerifierUnavailable).length;
       if (unanswered > 0) {
-        throw new VerifierUnavailable(`no known cluster accepted the token and ${unanswered} of ${clusters.length} did not answer (${reasons})`);
+        throw new VerifierUnavailable(
+          `no known cluster accepted the token and ${unanswered} of ${clusters.length} did not answer (${reasons})`,
+        );
       }
       const summary = `token rejected by all ${clusters.length} known clusters (${reasons})`;
       throw failures.some((failure) => failure instanceof TokenUnverifiable) ? new TokenUnverifiable(summary) : new TokenRejected(summary);

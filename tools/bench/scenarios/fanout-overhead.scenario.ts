@@ -4,6 +4,7 @@ import {
   addressOf,
   atMost,
   attempts,
+  cpuBreakdown,
   measureLatency,
   noErrors,
   replicas,
@@ -20,6 +21,8 @@ const SEQUENTIAL_TOLERANCE = 0.25;
 /** The performance issue's goals: the proxy adds ≤ 5% to the client's own parallel fan-out, ≤ 10 ms CPU per merged answer. */
 const MAX_OVER_CLIENT_PARALLEL = 1.05;
 const MAX_CPU_MS_PER_REQUEST = 10;
+/** `node dist/main.js` with static discovery, before its first request. */
+const MAX_IDLE_RSS_MIB = 110;
 const MIB = 1024 * 1024;
 
 /**
@@ -38,7 +41,7 @@ export const fanoutOverheadScenario: Scenario = {
       const slowest = istiods[istiods.length - 1].name;
       const all = istiods.map(({ name }) => addressOf(environment, name));
       const request = (minResources: number) => ({ typeUrl: SYNCZ_TYPE_URL, resourceNames: [], minResources });
-      const { result, proxyCpuMs } = await measureLatency(environment, {
+      const { result, proxyCpuMs, proxyCpu } = await measureLatency(environment, {
         variants: [
           { label: 'proxy', addresses: [environment.proxy.address], request: request(total) },
           { label: 'direct', addresses: [addressOf(environment, slowest)], request: request(sizes.proxiesEach) },
@@ -75,6 +78,7 @@ export const fanoutOverheadScenario: Scenario = {
           proxyOverClientParallelP50: overClientParallel,
           mergedResourceBytes: proxy.resourceBytes,
           proxyCpuMsPerRequest: cpuMsPerRequest,
+          ...cpuBreakdown(proxyCpu, attempts(proxy)),
           proxyIdleRssBytes: environment.proxyIdle.rssBytes,
           proxyPeakRssBytes: environment.proxy.memory().peakRssBytes,
         },
@@ -91,6 +95,13 @@ export const fanoutOverheadScenario: Scenario = {
             cpuMsPerRequest,
             MAX_CPU_MS_PER_REQUEST,
             'ms',
+          ),
+          atMost(
+            'idle-rss',
+            `proxy RSS before its first request (VmRSS ${context.profile.idleSettleMs} ms after ready; static discovery, ${sizes.istiods} istiods)`,
+            round(environment.proxyIdle.rssBytes / MIB, 1),
+            MAX_IDLE_RSS_MIB,
+            'MiB',
           ),
           atMost('proxy-overhead', 'p50(proxy) / p50(direct one istiod)', proxy.p50Ratio ?? Number.NaN, 1.15),
           within(

@@ -65,7 +65,7 @@ export function readClientConfigKey(bytes: Uint8Array): ClientConfigKey {
 }
 
 /** Reads a length prefix; the evaluation order (length first, then position) matters. */
-function endOf(reader: protobuf.Reader): number {
+export function endOf(reader: protobuf.Reader): number {
   return reader.uint32() + reader.pos;
 }
 
@@ -81,7 +81,7 @@ function readNode(reader: protobuf.Reader, end: number, key: ClientConfigKey): v
 }
 
 /** The string value of `wanted` in a Struct, or undefined. A repeated key: the last one wins, as in protobuf maps. */
-function readStructString(reader: protobuf.Reader, end: number, wanted: string): string | undefined {
+export function readStructString(reader: protobuf.Reader, end: number, wanted: string): string | undefined {
   let found: string | undefined;
   while (reader.pos < end) {
     const tag = reader.uint32();
@@ -160,7 +160,7 @@ function readStatus(reader: protobuf.Reader, end: number, field: number): number
   return value;
 }
 
-function readTimestamp(reader: protobuf.Reader, end: number): number {
+export function readTimestamp(reader: protobuf.Reader, end: number): number {
   let seconds = 0;
   let nanos = 0;
   while (reader.pos < end) {

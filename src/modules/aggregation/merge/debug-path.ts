@@ -1,8 +1,12 @@
 /**
  * How an `istio.io/debug` path is merged (docs/protocol.md §5.6; the classes are our choice, not Istio's):
- * `replica-local` bodies are answered labelled by replica, `profile` paths go to one replica only.
+ * `replica-local` bodies are answered labelled by replica, `profile` paths go to one replica only,
+ * `istioctl-proxy` paths are answered by the proxy itself from every replica's syncz.
  */
-export type DebugPathClass = 'union' | 'proxy-scoped' | 'mesh-wide' | 'replica-local' | 'profile' | 'action' | 'unknown';
+export type DebugPathClass = 'union' | 'proxy-scoped' | 'mesh-wide' | 'replica-local' | 'profile' | 'action' | 'istioctl-proxy' | 'unknown';
+
+/** The paths the proxy serves itself (proxy-paths.ts); any other `istioctl-proxy/…` path is istiod's (a 404). */
+export const ISTIOCTL_PROXY_PATHS: readonly string[] = ['istioctl-proxy/locate', 'istioctl-proxy/replicas'];
 
 const UNION_PATHS = new Set(['syncz', 'adsz', 'connections', 'instancesz']);
 const PROXY_SCOPED_PATHS = new Set(['config_dump', 'edsz', 'ndsz', 'ecdsz', 'sidecarz', 'telemetryz', 'adsz', 'force_disconnect']);
@@ -51,6 +55,7 @@ export function profileRunMs({ path, query }: DebugPath): number {
 }
 
 function classify(path: string, query: URLSearchParams): DebugPathClass {
+  if (ISTIOCTL_PROXY_PATHS.includes(path)) return 'istioctl-proxy';
   if (PROFILE_PATH.test(path)) return 'profile';
   if ((path === 'adsz' && query.get('push') === 'true') || (path === 'cachez' && query.get('clear') === 'true')) return 'action';
   if (query.has('proxyID') && PROXY_SCOPED_PATHS.has(path)) return 'proxy-scoped';

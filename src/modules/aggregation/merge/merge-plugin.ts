@@ -11,6 +11,7 @@ import { MergeStrategy, TypeUrlMatcher, isMergeStrategy } from './merge-strategy
  *   isConclusive?(request, answer) -> boolean             optional early exit of the fan-out
  *   selectInstances?(request, instances) -> instances     optional: ask only some istiods
  *   timeoutMs?(request, { defaultMs, maxMs }) -> number   optional: a longer (or shorter) per-istiod deadline
+ *   upstreamRequest?(request) -> request                  optional: ask istiod something else (e.g. syncz)
  *
  * See examples/count-proxies.plugin.js.
  */

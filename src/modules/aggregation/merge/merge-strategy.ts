@@ -2,7 +2,7 @@ import { Injectable, applyDecorators } from '@nestjs/common';
 import { DiscoveryService as NestDiscoveryService } from '@nestjs/core';
 import { DiscoveryRequest, DiscoveryResponse } from '../../../common/xds-types.js';
 import { IstiodInstance } from '../../discovery/istiod-instance.js';
-import { InstanceAnswer } from '../fanout-result.js';
+import { InstanceAnswer, InstanceError } from '../fanout-result.js';
 
 /** Which request type URLs a strategy handles: exact string, pattern, or predicate. */
 export type TypeUrlMatcher = string | RegExp | ((typeUrl: string) => boolean);
@@ -11,6 +11,11 @@ export type TypeUrlMatcher = string | RegExp | ((typeUrl: string) => boolean);
 export interface MergeContext {
   /** Logs a notable merge decision (mixed versions, replica-local data...). */
   log(message: string): void;
+  /**
+   * The replicas that were asked but failed, in pod-name order (only when PARTIAL_RESULTS=allow
+   * let the merge go ahead; all failed never reaches a strategy). Absent or empty: none failed.
+   */
+  failed?: readonly InstanceError[];
 }
 
 /** What a strategy's `timeoutMs` hook is told about per-replica deadlines. */
@@ -53,6 +58,16 @@ export interface MergeStrategy {
    * by the caller's own gRPC deadline. Undefined: `limits.defaultMs`.
    */
   timeoutMs?(request: DiscoveryRequest, limits: TimeoutLimits): number | undefined;
+  /**
+   * Optional, before the fan-out: the request each replica receives, when it differs from the
+   * caller's (the proxy's own `istio.io/debug` paths ask every replica's `istio.io/debug/syncz`).
+   * Only `type_url`, `resource_names`, `version_info` and `response_nonce` are taken from it; the
+   * node is always the stream's, and the caller's token and `clusterid` go with it unchanged, so
+   * istiod applies the caller's rights and namespace filter. Each replica's answer is the first
+   * response of the returned `type_url`; `merge` still gets the caller's request, and the merged
+   * response carries the caller's `type_url`. Default: the caller's request.
+   */
+  upstreamRequest?(request: DiscoveryRequest): DiscoveryRequest;
 }
 
 /**
