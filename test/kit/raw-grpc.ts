@@ -122,9 +122,14 @@ export interface RawSession {
   readonly closed: Promise<void>;
 }
 
-/** An h2c connection; `settings` e.g. a larger initialWindowSize for big answers. */
-export function openRawSession(address: string, settings: Settings = {}): RawSession {
+/**
+ * An h2c connection. `windowBytes` sets both HTTP/2 receive windows (each stream's, and the
+ * connection's once connected), as istioctl's grpc-go grows them to 16 MiB; Node keeps 64 KiB.
+ */
+export function openRawSession(address: string, { windowBytes }: { windowBytes?: number } = {}): RawSession {
+  const settings: Settings = windowBytes === undefined ? {} : { initialWindowSize: windowBytes };
   const session = connect(`http://${address}`, { settings });
+  if (windowBytes !== undefined) session.once('connect', () => session.setLocalWindowSize(windowBytes));
   const goaways: number[] = [];
   const errors: Error[] = [];
   session.on('goaway', (code: number) => goaways.push(code));

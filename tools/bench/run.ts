@@ -196,7 +196,7 @@ async function main(): Promise<number> {
     durationMs: Date.now() - startedAt.getTime(),
     profile: options.profile.name,
     reps: options.reps,
-    machine: { ...describeMachine(), loadAverageAtStart: loadAtStart },
+    machine: { ...describeMachine(options.profile.name === 'smoke' ? 2 : 8), loadAverageAtStart: loadAtStart },
     scenarios,
     goals: { passed: goals.filter((goal) => goal.pass).length, failed: goals.filter((goal) => !goal.pass).length },
   };

@@ -35,7 +35,20 @@ export function timeoutFailure(timeoutMs: number): InstanceFailure {
   return { code: status.DEADLINE_EXCEEDED, message: `no answer within ${timeoutMs} ms`, reason: 'timeout' };
 }
 
+/**
+ * The longest status message we send. grpc-message travels in the trailers' header block, which
+ * HTTP/2 peers cap (Node: 64000 bytes): an over-long message (istiod echoes the caller's node id in
+ * its errors, once per replica) would lose the whole status instead of just its tail.
+ */
+export const MAX_STATUS_MESSAGE_CHARS = 4096;
+
+export function boundedMessage(message: string, max = MAX_STATUS_MESSAGE_CHARS): string {
+  if (message.length <= max) return message;
+  return `${message.slice(0, max)}… (${message.length - max} more characters)`;
+}
+
 /** Nest's RPC exception filter turns this into the call's status (code, message, trailers). */
 export function rpcError(code: status, message: string, metadata?: Metadata): RpcException {
-  return new RpcException(metadata ? { code, message, metadata } : { code, message });
+  const bounded = boundedMessage(message);
+  return new RpcException(metadata ? { code, message: bounded, metadata } : { code, message: bounded });
 }

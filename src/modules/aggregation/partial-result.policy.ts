@@ -4,7 +4,10 @@ import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
 import { DiscoveryRequest } from '../../common/xds-types.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { FanoutResult, InstanceAnswer, InstanceError, isAnswer, isError } from './fanout-result.js';
-import { rpcError } from './grpc-errors.js';
+import { boundedMessage, rpcError } from './grpc-errors.js';
+
+/** Each replica's reason is cut to this before they are joined (see MAX_STATUS_MESSAGE_CHARS). */
+const MAX_REASON_CHARS = 512;
 
 /** Header and trailer naming the istiod instances an answer is missing. */
 export const MISSING_INSTANCES_HEADER = 'x-istioctl-proxy-missing';
@@ -32,7 +35,7 @@ export class PartialResultPolicy {
     const answers = results.filter(isAnswer);
     const errors = results.filter(isError);
     if (errors.length === 0) return { answers, errors };
-    const reasons = errors.map((e) => `${e.instance.name}: ${e.error.message}`).join('; ');
+    const reasons = errors.map((e) => `${e.instance.name}: ${boundedMessage(e.error.message, MAX_REASON_CHARS)}`).join('; ');
     const trailers = new Metadata();
     trailers.set(MISSING_INSTANCES_HEADER, errors.map((e) => e.instance.name).join(','));
     if (answers.length === 0) {
