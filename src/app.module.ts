@@ -7,6 +7,7 @@ import { DiscoveryModule } from './modules/discovery/discovery.module.js';
 import { HealthModule } from './modules/health/health.module.js';
 import { LifecycleModule } from './modules/lifecycle/lifecycle.module.js';
 import { MetricsModule } from './modules/metrics/metrics.module.js';
+import { TracingModule } from './modules/tracing/tracing.module.js';
 
 @Module({})
 export class AppModule {
@@ -17,6 +18,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         LifecycleModule,
         MetricsModule,
+        TracingModule,
         DiscoveryModule,
         AggregationModule,
         HealthModule.forRoot(grpcHealth),

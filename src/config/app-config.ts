@@ -1,3 +1,5 @@
+import type { TracingSettings } from './tracing-settings.js';
+
 /** The proxy's whole configuration, parsed once from the environment at start (see README). */
 export interface AppConfig {
   grpcHost: string;
@@ -85,6 +87,8 @@ export interface AppConfig {
   tokenRejectCacheSize: number;
 
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** OTEL_TRACES_EXPORTER / OTLP endpoint / protocol: which span exporters start (none: tracing off). */
+  tracing: TracingSettings;
 }
 
 export interface StaticInstanceSpec {

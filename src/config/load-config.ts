@@ -1,6 +1,7 @@
 import { AppConfig, AuthClusterSpec, StaticInstanceSpec } from './app-config.js';
 import { ConfigError } from './config.error.js';
 import { Env, EnvReader } from './env-parsers.js';
+import { readTracingSettings } from './tracing-settings.js';
 
 const MIB = 1024 * 1024;
 const MAX_GRPC_MESSAGE_BYTES = 2 ** 31 - 1;
@@ -93,6 +94,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     tokenRejectCacheSize: read.integer('TOKEN_REJECT_CACHE_SIZE', 10_000, { min: 1, max: 1_000_000 }),
 
     logLevel: read.choice('LOG_LEVEL', 'info', ['debug', 'info', 'warn', 'error'] as const),
+    tracing: readTracingSettings(read),
   };
   validateCombinations(config);
   return config;
@@ -169,28 +171,39 @@ function parseClusterId(raw: string | undefined): string | undefined {
 
 /** `clusterID=/path/to/kubeconfig,...`: the clusters whose tokens are reviewed, each by its own API server. */
 export function parseAuthClusters(raw: string | undefined): AuthClusterSpec[] {
-  if (!raw) return [];
-  const seen = new Set<string>();
-  return raw
-    .split(',')
-    .map((entry) => entry.trim())
-    .filter(Boolean)
-    .map((entry) => {
-      const eq = entry.indexOf('=');
-      const clusterId = entry.slice(0, Math.max(eq, 0)).trim();
-      const kubeconfigPath = entry.slice(eq + 1).trim();
-      if (eq < 0 || !kubeconfigPath) throw new ConfigError('AUTH_CLUSTERS', `entry "${entry}" is not clusterID=kubeconfig-path`);
-      if (!CLUSTER_ID.test(clusterId)) {
-        throw new ConfigError('AUTH_CLUSTERS', `entry "${entry}" has no valid cluster ID (letters, digits, '-', '_', '.')`);
-      }
-      if (seen.has(clusterId)) throw new ConfigError('AUTH_CLUSTERS', `lists the cluster "${clusterId}" twice`);
-      seen.add(clusterId);
-      return { clusterId, kubeconfigPath };
-    });
+  return parseEntries(raw, 'AUTH_CLUSTERS', 'cluster', (entry, eq) => {
+    const clusterId = entry.slice(0, Math.max(eq, 0)).trim();
+    const kubeconfigPath = entry.slice(eq + 1).trim();
+    if (eq < 0 || !kubeconfigPath) throw new ConfigError('AUTH_CLUSTERS', `entry "${entry}" is not clusterID=kubeconfig-path`);
+    if (!CLUSTER_ID.test(clusterId)) {
+      throw new ConfigError('AUTH_CLUSTERS', `entry "${entry}" has no valid cluster ID (letters, digits, '-', '_', '.')`);
+    }
+    return [clusterId, { clusterId, kubeconfigPath }];
+  });
 }
 
 /** `name=host:port,...`; `host:port` alone takes the address as its name; `name@rev=host:port` sets a revision. */
 export function parseStaticInstances(raw: string | undefined, defaultPort: number): StaticInstanceSpec[] {
+  return parseEntries(raw, 'ISTIOD_ADDRESSES', 'name', (entry, eq) => {
+    const label = eq >= 0 ? entry.slice(0, eq).trim() : '';
+    const target = (eq >= 0 ? entry.slice(eq + 1) : entry).trim();
+    const [name, revision = 'default'] = (label || target).split('@');
+    const { address, port } = parseHostPort(target, defaultPort, entry);
+    if (!name) throw new ConfigError('ISTIOD_ADDRESSES', `entry "${entry}" has an empty name`);
+    return [name, { name, address, port, revision }];
+  });
+}
+
+/**
+ * A comma-separated list (entries trimmed, empty ones skipped) in which no entry's name may stand
+ * twice. `parse` gets each entry and the index of its first '=' (-1: none) and returns its name and value.
+ */
+function parseEntries<T>(
+  raw: string | undefined,
+  variable: string,
+  nameNoun: string,
+  parse: (entry: string, eq: number) => [name: string, value: T],
+): T[] {
   if (!raw) return [];
   const seen = new Set<string>();
   return raw
@@ -198,15 +211,10 @@ export function parseStaticInstances(raw: string | undefined, defaultPort: numbe
     .map((entry) => entry.trim())
     .filter(Boolean)
     .map((entry) => {
-      const eq = entry.indexOf('=');
-      const label = eq >= 0 ? entry.slice(0, eq).trim() : '';
-      const target = (eq >= 0 ? entry.slice(eq + 1) : entry).trim();
-      const [name, revision = 'default'] = (label || target).split('@');
-      const { address, port } = parseHostPort(target, defaultPort, entry);
-      if (!name) throw new ConfigError('ISTIOD_ADDRESSES', `entry "${entry}" has an empty name`);
-      if (seen.has(name)) throw new ConfigError('ISTIOD_ADDRESSES', `lists the name "${name}" twice`);
+      const [name, value] = parse(entry, entry.indexOf('='));
+      if (seen.has(name)) throw new ConfigError(variable, `lists the ${nameNoun} "${name}" twice`);
       seen.add(name);
-      return { name, address, port, revision };
+      return value;
     });
 }
 

@@ -6,17 +6,22 @@ let clockTicks: number | undefined;
 
 /** Linux /proc readings of another process; NaN where /proc is unavailable. */
 export interface ProcessMemory {
-  /** VmHWM: the peak resident set since the process started. */
+  /** VmHWM: the peak resident set since the process started (or since resetPeakRss). */
   peakRssBytes: number;
   rssBytes: number;
+  /** RssAnon: heap, stacks, malloc'd and mmap'd buffers. */
+  anonRssBytes: number;
+  /** RssFile: mapped files, mostly the node binary's code and shared libraries. */
+  fileRssBytes: number;
 }
 
 export function readMemory(pid: number): ProcessMemory {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return { peakRssBytes: statusKilobytes(status, 'VmHWM') * 1024, rssBytes: statusKilobytes(status, 'VmRSS') * 1024 };
+    const bytes = (field: string) => statusKilobytes(status, field) * 1024;
+    return { peakRssBytes: bytes('VmHWM'), rssBytes: bytes('VmRSS'), anonRssBytes: bytes('RssAnon'), fileRssBytes: bytes('RssFile') };
   } catch {
-    return { peakRssBytes: Number.NaN, rssBytes: Number.NaN };
+    return { peakRssBytes: Number.NaN, rssBytes: Number.NaN, anonRssBytes: Number.NaN, fileRssBytes: Number.NaN };
   }
 }
 

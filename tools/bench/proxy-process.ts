@@ -130,6 +130,23 @@ export class ProxyProcess {
     };
   }
 
+  /**
+   * V8's heap (total and used) and external memory from the proxy's own /metrics (prom-client's
+   * default Node.js metrics), to split RSS; NaN if they cannot be read. An HTTP request, not an xDS one.
+   */
+  async runtimeMemory(): Promise<{ heapTotalBytes: number; heapUsedBytes: number; externalBytes: number }> {
+    const text = await fetch(this.healthUrl.replace(/\/healthz$/, '/metrics'), { signal: AbortSignal.timeout(5_000) }).then(
+      (response) => response.text(),
+      () => '',
+    );
+    const gauge = (name: string) => Number(new RegExp(`^\\w*${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    return {
+      heapTotalBytes: gauge('nodejs_heap_size_total_bytes'),
+      heapUsedBytes: gauge('nodejs_heap_size_used_bytes'),
+      externalBytes: gauge('nodejs_external_memory_bytes'),
+    };
+  }
+
   memory(): ProcessMemory {
     return readMemory(this.pid);
   }

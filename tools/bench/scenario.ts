@@ -57,6 +57,8 @@ export interface Environment {
   proxy: ProxyProcess;
   /** The proxy's memory `profile.idleSettleMs` after it was ready, before the first request. */
   proxyIdle: ProcessMemory;
+  /** V8's share of it, read right after (from the proxy's /metrics). */
+  proxyIdleRuntime: { heapTotalBytes: number; heapUsedBytes: number; externalBytes: number };
   client: ChildLink<unknown>;
   /** Milliseconds a job may run: the scenario's budget, cut short by the global deadline. */
   budget(scenarioBudgetMs: number): number;
@@ -119,6 +121,7 @@ export async function withEnvironment<T>(
     });
     await sleep(context.profile.idleSettleMs);
     const proxyIdle = proxy.memory();
+    const proxyIdleRuntime = await proxy.runtimeMemory();
     const runningProxy = proxy;
     const schedule = () => ({ proxy: readSchedule(runningProxy.pid), fleet: readSchedule(fleet.pid), client: readSchedule(client.pid) });
     const scheduleBefore = schedule();
@@ -138,6 +141,7 @@ export async function withEnvironment<T>(
       fleet,
       proxy,
       proxyIdle,
+      proxyIdleRuntime,
       client,
       budget,
       call,

@@ -3,6 +3,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Observable, defer, from, map, switchMap, tap } from 'rxjs';
 import { DiscoveryRequest, XdsNode } from '../../common/xds-types.js';
 import { DiscoveryService } from '../discovery/discovery.service.js';
+import { RequestTrace } from '../tracing/request-trace.js';
+import { Tracing } from '../tracing/tracing.js';
 import { AggregateOutcome, statsOf } from './aggregate-outcome.js';
 import { AnswerMemory } from './answer-memory.js';
 import { CallerContext } from './caller-context.js';
@@ -37,13 +39,21 @@ export class AggregationService {
     private readonly metrics: FanoutMetrics,
     private readonly envelope: ResponseEnvelope,
     private readonly answerMemory: AnswerMemory,
+    private readonly tracing: Tracing = Tracing.off,
   ) {}
 
   aggregate(request: DiscoveryRequest, node: XdsNode, caller: CallerContext): Observable<AggregateOutcome> {
-    return this.coalescing.share(request, node, caller, () => this.fanOutAndMerge(request, node, caller));
+    return this.tracing.traceRequest(request, caller, (trace) =>
+      this.coalescing.share(request, node, caller, () => this.fanOutAndMerge(request, node, caller, trace)),
+    );
   }
 
-  private fanOutAndMerge(request: DiscoveryRequest, node: XdsNode, caller: CallerContext): Observable<AggregateOutcome> {
+  private fanOutAndMerge(
+    request: DiscoveryRequest,
+    node: XdsNode,
+    caller: CallerContext,
+    trace?: RequestTrace,
+  ): Observable<AggregateOutcome> {
     const stopTimer = this.metrics.startTimer(request.type_url);
     // Answer memory first (MAX_INFLIGHT_ANSWER_BYTES): istiods and deadlines are taken when the fan-out really starts.
     return this.answerMemory.run(request.type_url, this.discovery.snapshot().length, (reservation) =>
@@ -54,7 +64,7 @@ export class AggregationService {
         }
         const strategy = this.strategies.resolve(request.type_url);
         const plan = planFanout(strategy, request, instances, this.budget, caller.deadline);
-        const options = { timeoutMs: plan.timeoutMs, isConclusive: conclusiveFor(strategy, request) };
+        const options = { timeoutMs: plan.timeoutMs, isConclusive: conclusiveFor(strategy, request), trace };
         const metadata = forwardedMetadata(caller.metadata, caller.identity?.clusterId);
         return this.fanout.fanOut(plan.instances, { ...plan.request, node }, metadata, options).pipe(
           tap((results) => {

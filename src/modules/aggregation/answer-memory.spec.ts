@@ -2,8 +2,8 @@ import { status } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
 import { NEVER, Subject, firstValueFrom, of } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { staticTestConfig } from '../../../test/kit/test-config.js';
 import { answer, debugAny, response } from '../../../test/kit/xds-fixtures.js';
-import { loadConfig } from '../../config/load-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { AnswerMemory, MIN_ANSWER_ESTIMATE_BYTES } from './answer-memory.js';
 import { Reservation } from './answer-budget.js';
@@ -12,15 +12,7 @@ const MIB = 1024 * 1024;
 const DEBUG = 'istio.io/debug';
 
 function build(env: Record<string, string> = {}) {
-  const config = loadConfig({
-    PLAINTEXT: 'true',
-    DISCOVERY: 'static',
-    ISTIOD_ADDRESSES: 'x=1.2.3.4:1',
-    UPSTREAM_INSECURE: 'true',
-    MAX_INFLIGHT_ANSWER_BYTES: String(MIB),
-    ANSWER_BUDGET_WAIT_MS: '1000',
-    ...env,
-  });
+  const config = staticTestConfig({ MAX_INFLIGHT_ANSWER_BYTES: String(MIB), ANSWER_BUDGET_WAIT_MS: '1000', ...env });
   const metrics = new MetricsService();
   return { sut: new AnswerMemory(config, metrics), metrics };
 }

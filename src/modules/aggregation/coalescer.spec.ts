@@ -100,33 +100,19 @@ describe('Coalescer', () => {
     const sut = new Coalescer<number>({ ttlMs: 500, now: () => now });
     let runs = 0;
     let joins = 0;
-    await firstValueFrom(
-      sut.run(
-        'a',
-        () => of(++runs),
-        () => joins++,
-      ),
-    );
+    const ask = () =>
+      firstValueFrom(
+        sut.run(
+          'a',
+          () => of(++runs),
+          () => joins++,
+        ),
+      );
+    await ask();
     now += 499;
-    expect(
-      await firstValueFrom(
-        sut.run(
-          'a',
-          () => of(++runs),
-          () => joins++,
-        ),
-      ),
-    ).toBe(1);
+    expect(await ask()).toBe(1);
     now += 2;
-    expect(
-      await firstValueFrom(
-        sut.run(
-          'a',
-          () => of(++runs),
-          () => joins++,
-        ),
-      ),
-    ).toBe(2);
+    expect(await ask()).toBe(2);
     expect(joins).toBe(1);
     sut.close();
   });

@@ -1,20 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { staticTestConfig } from '../../../test/kit/test-config.js';
 import { ManualClock } from '../../common/clock.js';
-import { loadConfig } from '../../config/load-config.js';
 import { DeadlineBudget } from './deadline-budget.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 
 function build(env: Record<string, string> = {}) {
-  const config = loadConfig({
-    PLAINTEXT: 'true',
-    DISCOVERY: 'static',
-    ISTIOD_ADDRESSES: 'x=1.2.3.4:1',
-    UPSTREAM_INSECURE: 'true',
-    FANOUT_TIMEOUT_MS: '10000',
-    DEADLINE_MARGIN_MS: '250',
-    ...env,
-  });
+  const config = staticTestConfig({ FANOUT_TIMEOUT_MS: '10000', DEADLINE_MARGIN_MS: '250', ...env });
   const clock = new ManualClock(NOW);
   return { sut: new DeadlineBudget(config, clock), clock };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../common/clock.js';
 import { DiscoveryRequest } from '../../common/xds-types.js';
-import { loadConfig } from '../../config/load-config.js';
+import { staticTestConfig } from '../../../test/kit/test-config.js';
 import { instance, request } from '../../../test/kit/xds-fixtures.js';
 import { IstiodInstance } from '../discovery/istiod-instance.js';
 import { DeadlineBudget } from './deadline-budget.js';
@@ -11,16 +11,7 @@ import { MergeStrategy } from './merge/merge-strategy.js';
 import { SynczStrategy } from './merge/syncz.strategy.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
-const budget = new DeadlineBudget(
-  loadConfig({
-    PLAINTEXT: 'true',
-    DISCOVERY: 'static',
-    ISTIOD_ADDRESSES: 'x=1.2.3.4:1',
-    UPSTREAM_INSECURE: 'true',
-    FANOUT_TIMEOUT_MS: '3000',
-  }),
-  new ManualClock(NOW),
-);
+const budget = new DeadlineBudget(staticTestConfig({ FANOUT_TIMEOUT_MS: '3000' }), new ManualClock(NOW));
 const replicas = [instance('istiod-a'), instance('istiod-b'), instance('istiod-c')];
 const names = (list: IstiodInstance[]) => list.map((i) => i.name);
 

@@ -17,6 +17,7 @@ import {
 import { Clock } from '../../common/clock.js';
 import { DiscoveryRequest } from '../../common/xds-types.js';
 import { IstiodInstance } from '../discovery/istiod-instance.js';
+import { RequestTrace, traceUpstream } from '../tracing/request-trace.js';
 import { FanoutResult, InstanceAnswer, isAnswer } from './fanout-result.js';
 import { failureFromError, timeoutFailure } from './grpc-errors.js';
 import { UpstreamCaller } from './istiod.client.js';
@@ -26,6 +27,8 @@ export interface FanoutOptions {
   timeoutMs: number;
   /** An answer for which this returns true ends the fan-out: the others are cancelled and marked skipped. */
   isConclusive?: (answer: InstanceAnswer) => boolean;
+  /** The request's span: each instance asked gets a child span. */
+  trace?: RequestTrace;
 }
 
 /** grpc-js's own deadline is a backstop behind the RxJS timer, which is what reports the timeout. */
@@ -62,6 +65,7 @@ export class FanoutService {
         tap((result) => {
           if (isAnswer(result) && options.isConclusive?.(result)) concluded$.next(instance.name);
         }),
+        traceUpstream(options.trace, instance),
       );
     });
     return forkJoin(perInstance);

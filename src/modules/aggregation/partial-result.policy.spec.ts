@@ -2,8 +2,8 @@ import { status } from '@grpc/grpc-js';
 import { Logger } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { describe, expect, it } from 'vitest';
+import { staticTestConfig } from '../../../test/kit/test-config.js';
 import { answer, instance, request, response } from '../../../test/kit/xds-fixtures.js';
-import { loadConfig } from '../../config/load-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { FanoutResult, InstanceError } from './fanout-result.js';
 import { MISSING_INSTANCES_HEADER, PartialResultPolicy } from './partial-result.policy.js';
@@ -11,9 +11,8 @@ import { MISSING_INSTANCES_HEADER, PartialResultPolicy } from './partial-result.
 const SYNCZ = 'istio.io/debug/syncz';
 
 function build(partialResults: 'allow' | 'deny' = 'allow') {
-  const env = { PLAINTEXT: 'true', DISCOVERY: 'static', ISTIOD_ADDRESSES: 'x=1.2.3.4:1', UPSTREAM_INSECURE: 'true' };
   const metrics = new MetricsService();
-  return { sut: new PartialResultPolicy(loadConfig({ ...env, PARTIAL_RESULTS: partialResults }), metrics), metrics };
+  return { sut: new PartialResultPolicy(staticTestConfig({ PARTIAL_RESULTS: partialResults }), metrics), metrics };
 }
 
 const ok = (name: string) => answer(name, response(SYNCZ, []));

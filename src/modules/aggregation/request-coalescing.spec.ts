@@ -1,10 +1,10 @@
 import { Metadata } from '@grpc/grpc-js';
 import { Observable, Subject, firstValueFrom, of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { staticTestConfig } from '../../../test/kit/test-config.js';
 import { request, response } from '../../../test/kit/xds-fixtures.js';
 import { ManualClock } from '../../common/clock.js';
 import { stringStruct } from '../../common/xds-types.js';
-import { loadConfig } from '../../config/load-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { AggregateOutcome } from './aggregate-outcome.js';
 import { RequestCoalescing } from './request-coalescing.js';
@@ -15,8 +15,7 @@ const alice = { metadata: new Metadata(), identity: { subject: 'alice' } };
 const bob = { metadata: new Metadata(), identity: { subject: 'bob' } };
 
 function build(responseCacheMs = 0) {
-  const env = { PLAINTEXT: 'true', DISCOVERY: 'static', ISTIOD_ADDRESSES: 'x=1.2.3.4:1', UPSTREAM_INSECURE: 'true' };
-  const config = loadConfig({ ...env, RESPONSE_CACHE_MS: String(responseCacheMs) });
+  const config = staticTestConfig({ RESPONSE_CACHE_MS: String(responseCacheMs) });
   const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
   const metrics = new MetricsService();
   return { sut: new RequestCoalescing(config, clock, metrics), clock, metrics };

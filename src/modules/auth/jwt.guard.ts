@@ -3,6 +3,7 @@ import { CanActivate, ExecutionContext, Inject, Injectable, Logger } from '@nest
 import { RpcException } from '@nestjs/microservices';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { Tracing } from '../tracing/tracing.js';
 import { CallerIdentities } from './caller-identities.js';
 import { CallerIdentity, TokenRejected, VerifierUnavailable } from './caller-identity.js';
 import { TokenVerifier } from './token-verifier.js';
@@ -37,13 +38,17 @@ export class JwtGuard implements CanActivate {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: MetricsService,
     private readonly slots: VerificationSlots,
+    private readonly tracing: Tracing = Tracing.off,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const metadata = context.switchToRpc().getContext<Metadata>();
-    const identity = await this.authenticate(metadata);
-    this.checkClusterId(metadata, identity);
-    this.authorize(identity);
+    const identity = await this.tracing.traceVerification(metadata, this.verifier.mode, async () => {
+      const verified = await this.authenticate(metadata);
+      this.checkClusterId(metadata, verified);
+      this.authorize(verified);
+      return verified;
+    });
     this.metrics.tokenVerifications.inc({ mode: this.verifier.mode, result: 'ok' });
     this.identities.set(metadata, identity);
     return true;

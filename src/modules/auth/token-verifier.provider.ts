@@ -2,12 +2,19 @@ import { FactoryProvider, Logger } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { Tracing } from '../tracing/tracing.js';
 import { AuthClusters } from './auth-clusters.js';
 import { JwksVerifier } from './jwks.verifier.js';
 import { NoneVerifier } from './none.verifier.js';
 import { TokenVerifier } from './token-verifier.js';
 
-async function createVerifier(config: AppConfig, metrics: MetricsService, clock: Clock, clusters: AuthClusters): Promise<TokenVerifier> {
+async function createVerifier(
+  config: AppConfig,
+  metrics: MetricsService,
+  clock: Clock,
+  clusters: AuthClusters,
+  tracing: Tracing,
+): Promise<TokenVerifier> {
   switch (config.authMode) {
     case 'none':
       new Logger('Auth').warn('AUTH_MODE=none: callers are NOT authenticated by the proxy (istiod still checks the forwarded token)');
@@ -32,7 +39,10 @@ async function createVerifier(config: AppConfig, metrics: MetricsService, clock:
         rejectCacheMs: config.tokenRejectCacheMs,
         maxRejectCacheEntries: config.tokenRejectCacheSize,
         clock,
-        onCacheHit: () => metrics.tokenReviewCacheHits.inc(),
+        onCacheHit: () => {
+          metrics.tokenReviewCacheHits.inc();
+          tracing.markVerificationCached();
+        },
       });
     }
   }
@@ -41,6 +51,6 @@ async function createVerifier(config: AppConfig, metrics: MetricsService, clock:
 /** TokenVerifier for AUTH_MODE, built once at start (a bad kubeconfig or JWKS file fails startup). */
 export const tokenVerifierProvider: FactoryProvider<Promise<TokenVerifier>> = {
   provide: TokenVerifier,
-  inject: [APP_CONFIG, MetricsService, Clock, AuthClusters],
+  inject: [APP_CONFIG, MetricsService, Clock, AuthClusters, Tracing],
   useFactory: createVerifier,
 };

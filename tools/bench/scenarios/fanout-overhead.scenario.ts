@@ -80,6 +80,12 @@ export const fanoutOverheadScenario: Scenario = {
           proxyCpuMsPerRequest: cpuMsPerRequest,
           ...cpuBreakdown(proxyCpu, attempts(proxy)),
           proxyIdleRssBytes: environment.proxyIdle.rssBytes,
+          // Where idle RSS lives: mapped files (node's code) vs anonymous memory, and V8's heap in it.
+          proxyIdleFileRssBytes: environment.proxyIdle.fileRssBytes,
+          proxyIdleAnonRssBytes: environment.proxyIdle.anonRssBytes,
+          proxyIdleHeapTotalBytes: environment.proxyIdleRuntime.heapTotalBytes,
+          proxyIdleHeapUsedBytes: environment.proxyIdleRuntime.heapUsedBytes,
+          proxyIdleExternalBytes: environment.proxyIdleRuntime.externalBytes,
           proxyPeakRssBytes: environment.proxy.memory().peakRssBytes,
         },
         goals: [

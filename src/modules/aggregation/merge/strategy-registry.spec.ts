@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { INestApplicationContext, Logger, Module } from '@nestjs/common';
 import { DiscoveryModule, NestFactory } from '@nestjs/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { staticTestConfig } from '../../../../test/kit/test-config.js';
 import { APP_CONFIG } from '../../../config/app-config.js';
-import { loadConfig } from '../../../config/load-config.js';
 import { BUILT_IN_STRATEGIES } from './built-in-strategies.js';
 import { MergeStrategy } from './merge-strategy.js';
 import { StrategyRegistry } from './strategy-registry.js';
@@ -13,7 +13,7 @@ import { StrategyRegistry } from './strategy-registry.js';
 Logger.overrideLogger(false);
 
 async function start(env: Record<string, string> = {}): Promise<INestApplicationContext> {
-  const config = loadConfig({ PLAINTEXT: 'true', DISCOVERY: 'static', ISTIOD_ADDRESSES: 'x=1.2.3.4:1', UPSTREAM_INSECURE: 'true', ...env });
+  const config = staticTestConfig(env);
   @Module({ imports: [DiscoveryModule], providers: [{ provide: APP_CONFIG, useValue: config }, StrategyRegistry, ...BUILT_IN_STRATEGIES] })
   class RegistryTestModule {}
   return NestFactory.createApplicationContext(RegistryTestModule, { logger: false });
