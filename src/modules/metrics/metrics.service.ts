@@ -6,6 +6,25 @@ const PREFIX = 'istioctl_proxy_';
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
+ * Declares metrics in one registry: a metric is its name (without PREFIX), its help and its labels
+ * (none: a single series); a histogram also its buckets.
+ */
+function metricsIn(registry: Registry) {
+  const base = <L extends string>(name: string, help: string, labelNames: readonly L[]) => ({
+    name: `${PREFIX}${name}`,
+    help,
+    labelNames,
+    registers: [registry],
+  });
+  return {
+    counter: <L extends string = string>(name: string, help: string, labels: readonly L[] = []) => new Counter<L>(base(name, help, labels)),
+    gauge: <L extends string = string>(name: string, help: string, labels: readonly L[] = []) => new Gauge<L>(base(name, help, labels)),
+    histogram: <L extends string>(name: string, help: string, labels: readonly L[], buckets: number[]) =>
+      new Histogram<L>({ ...base(name, help, labels), buckets }),
+  };
+}
+
+/**
  * Every metric the proxy exports on /metrics. One registry per app instance (not prom-client's
  * global one), so several proxies can run in one process (tests) without clashing. Every label
  * has a bounded set of values: `type_url` through `typeUrls`, `instance` only for pods still in
@@ -16,116 +35,92 @@ export class MetricsService {
   readonly registry = new Registry();
   /** Maps a caller's type URL to its bounded label value; use it for every `type_url` label. */
   readonly typeUrls = new TypeUrlLabels();
+  private readonly declare = metricsIn(this.registry);
 
-  readonly requests = new Counter({
-    name: `${PREFIX}requests_total`,
-    help: 'istioctl requests answered, by type URL and gRPC result code',
-    labelNames: ['type_url', 'code'] as const,
-    registers: [this.registry],
-  });
-  readonly fanoutDuration = new Histogram({
-    name: `${PREFIX}fanout_duration_seconds`,
-    help: 'Time from request to merged answer',
-    labelNames: ['type_url'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly istiodDuration = new Histogram({
-    name: `${PREFIX}istiod_request_duration_seconds`,
-    help: 'Time each istiod took to answer (or fail)',
-    labelNames: ['instance', 'outcome'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
-  readonly istiodErrors = new Counter({
-    name: `${PREFIX}istiod_errors_total`,
-    help: 'Per-istiod failures by reason (timeout, unavailable, resource_exhausted...); refusals of the caller are not failures',
-    labelNames: ['instance', 'reason'] as const,
-    registers: [this.registry],
-  });
-  readonly callerDenied = new Counter({
-    name: `${PREFIX}istiod_caller_denied_total`,
-    help: "istiod answers refusing the caller's token or rights, by reason (permission_denied, unauthenticated)",
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
-  readonly partialAnswers = new Counter({
-    name: `${PREFIX}partial_answers_total`,
-    help: 'Answers merged without every istiod (PARTIAL_RESULTS=allow)',
-    labelNames: ['type_url'] as const,
-    registers: [this.registry],
-  });
-  readonly instances = new Gauge({
-    name: `${PREFIX}istiod_instances`,
-    help: 'istiod instances currently known, by state (discovered pods, ready instances)',
-    labelNames: ['state'] as const,
-    registers: [this.registry],
-  });
-  readonly watchRestarts = new Counter({
-    name: `${PREFIX}watch_restarts_total`,
-    help: 'Kubernetes watch restarts after errors',
-    registers: [this.registry],
-  });
-  readonly tokenVerifications = new Counter({
-    name: `${PREFIX}token_verifications_total`,
-    help: 'Caller token checks by result (ok, unauthenticated, permission_denied)',
-    labelNames: ['mode', 'result'] as const,
-    registers: [this.registry],
-  });
-  readonly tokenReviewCacheHits = new Counter({
-    name: `${PREFIX}tokenreview_cache_hits_total`,
-    help: 'Token verifications answered from the TokenReview cache (or a review already in flight)',
-    registers: [this.registry],
-  });
-  readonly tokenReviews = new Counter({
-    name: `${PREFIX}tokenreviews_total`,
-    help: 'TokenReview calls made, by outcome',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly authClusters = new Gauge({
-    name: `${PREFIX}auth_clusters`,
-    help: 'Clusters whose ServiceAccount tokens are accepted (AUTH_MODE=tokenreview), by source (static, remote-secret)',
-    labelNames: ['source'] as const,
-    registers: [this.registry],
-  });
-  readonly openStreams = new Gauge({
-    name: `${PREFIX}open_streams`,
-    help: 'istioctl streams currently open',
-    registers: [this.registry],
-  });
-  readonly coalesced = new Counter({
-    name: `${PREFIX}coalesced_requests_total`,
-    help: 'Requests answered by joining an identical in-flight (or cached) fan-out',
-    labelNames: ['type_url'] as const,
-    registers: [this.registry],
-  });
-  readonly responseCacheBytes = new Gauge({
-    name: `${PREFIX}response_cache_bytes`,
-    help: 'Bytes of answers held by the response cache (RESPONSE_CACHE_MS, bounded by RESPONSE_CACHE_MAX_BYTES)',
-    registers: [this.registry],
-  });
-  readonly answerBudgetBytes = new Gauge({
-    name: `${PREFIX}answer_budget_reserved_bytes`,
-    help: 'Bytes of istiod answers reserved by running fan-outs (bounded by MAX_INFLIGHT_ANSWER_BYTES)',
-    registers: [this.registry],
-  });
-  readonly answerBudgetWaiting = new Gauge({
-    name: `${PREFIX}answer_budget_waiting`,
-    help: 'Fan-outs waiting for answer memory (bounded by ANSWER_BUDGET_MAX_WAITING)',
-    registers: [this.registry],
-  });
-  readonly answerBudgetQueued = new Counter({
-    name: `${PREFIX}answer_budget_queued_total`,
-    help: 'Fan-outs that had to wait for answer memory before starting',
-    registers: [this.registry],
-  });
-  readonly answerBudgetRejected = new Counter({
-    name: `${PREFIX}answer_budget_rejected_total`,
-    help: 'Requests refused with RESOURCE_EXHAUSTED for want of answer memory, by reason (timeout, queue_full)',
-    labelNames: ['reason'] as const,
-    registers: [this.registry],
-  });
+  // Requests and fan-outs.
+  readonly requests = this.declare.counter('requests_total', 'istioctl requests answered, by type URL and gRPC result code', [
+    'type_url',
+    'code',
+  ]);
+  readonly fanoutDuration = this.declare.histogram(
+    'fanout_duration_seconds',
+    'Time from request to merged answer',
+    ['type_url'],
+    LATENCY_BUCKETS,
+  );
+  readonly istiodDuration = this.declare.histogram(
+    'istiod_request_duration_seconds',
+    'Time each istiod took to answer (or fail)',
+    ['instance', 'outcome'],
+    LATENCY_BUCKETS,
+  );
+  readonly istiodErrors = this.declare.counter(
+    'istiod_errors_total',
+    'Per-istiod failures by reason (timeout, unavailable, resource_exhausted...); refusals of the caller are not failures',
+    ['instance', 'reason'],
+  );
+  readonly callerDenied = this.declare.counter(
+    'istiod_caller_denied_total',
+    "istiod answers refusing the caller's token or rights, by reason (permission_denied, unauthenticated)",
+    ['reason'],
+  );
+  readonly partialAnswers = this.declare.counter('partial_answers_total', 'Answers merged without every istiod (PARTIAL_RESULTS=allow)', [
+    'type_url',
+  ]);
+
+  // Discovery.
+  readonly instances = this.declare.gauge(
+    'istiod_instances',
+    'istiod instances currently known, by state (discovered pods, ready instances)',
+    ['state'],
+  );
+  readonly watchRestarts = this.declare.counter('watch_restarts_total', 'Kubernetes watch restarts after errors');
+
+  // Callers' tokens.
+  readonly tokenVerifications = this.declare.counter(
+    'token_verifications_total',
+    'Caller token checks by result (ok, unauthenticated, permission_denied, unavailable)',
+    ['mode', 'result'],
+  );
+  readonly tokenReviewCacheHits = this.declare.counter(
+    'tokenreview_cache_hits_total',
+    'Token verifications answered from the TokenReview cache (or a review already in flight)',
+  );
+  readonly tokenReviews = this.declare.counter('tokenreviews_total', 'TokenReview calls made, by outcome', ['outcome']);
+  readonly authClusters = this.declare.gauge(
+    'auth_clusters',
+    'Clusters whose ServiceAccount tokens are accepted (AUTH_MODE=tokenreview), by source (static, remote-secret)',
+    ['source'],
+  );
+
+  // Streams, coalescing and the memory held for answers.
+  readonly openStreams = this.declare.gauge('open_streams', 'istioctl streams currently open');
+  readonly coalesced = this.declare.counter(
+    'coalesced_requests_total',
+    'Requests answered by joining an identical in-flight (or cached) fan-out',
+    ['type_url'],
+  );
+  readonly responseCacheBytes = this.declare.gauge(
+    'response_cache_bytes',
+    'Bytes of answers held by the response cache (RESPONSE_CACHE_MS, bounded by RESPONSE_CACHE_MAX_BYTES)',
+  );
+  readonly answerBudgetBytes = this.declare.gauge(
+    'answer_budget_reserved_bytes',
+    'Bytes of istiod answers reserved by running fan-outs (bounded by MAX_INFLIGHT_ANSWER_BYTES)',
+  );
+  readonly answerBudgetWaiting = this.declare.gauge(
+    'answer_budget_waiting',
+    'Fan-outs waiting for answer memory (bounded by ANSWER_BUDGET_MAX_WAITING)',
+  );
+  readonly answerBudgetQueued = this.declare.counter(
+    'answer_budget_queued_total',
+    'Fan-outs that had to wait for answer memory before starting',
+  );
+  readonly answerBudgetRejected = this.declare.counter(
+    'answer_budget_rejected_total',
+    'Requests refused with RESOURCE_EXHAUSTED for want of answer memory, by reason (timeout, queue_full)',
+    ['reason'],
+  );
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: PREFIX });

@@ -54,14 +54,15 @@ export function shortType(label: string): string {
 export function grpcCodeOf(err: unknown): status {
   const source: unknown = err instanceof RpcException ? err.getError() : err;
   const code = (source as { code?: unknown } | null)?.code;
-  return typeof code === 'number' && status[code] !== undefined ? (code as status) : status.UNKNOWN;
+  return typeof code === 'number' && status[code] !== undefined ? code : status.UNKNOWN;
 }
 
 export function grpcMessageOf(err: unknown): string {
   const source: unknown = err instanceof RpcException ? err.getError() : err;
   if (typeof source === 'string') return bounded(source);
   const { details, message } = (source ?? {}) as { details?: unknown; message?: unknown };
-  return bounded(String(details || message || 'error'));
+  const text = [details, message].find((value): value is string => typeof value === 'string' && value !== '');
+  return bounded(text ?? 'error');
 }
 
 /** rpc.status_code (its standard names, `DEADLINE_EXCEEDED`) and, when not OK, error.type. */
