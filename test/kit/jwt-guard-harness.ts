@@ -77,9 +77,9 @@ export interface GuardHarness {
   /** Fresh per test (10 slots); a test may replace it before building its guard. */
   slots: CountedSlots;
   /** A guard over `verifier` with a static-discovery config plus `env`. */
-  guard(verifier: TokenVerifier, env?: Record<string, string>): JwtGuard;
+  readonly guard: (verifier: TokenVerifier, env?: Record<string, string>) => JwtGuard;
   /** token_verifications_total{result} so far. */
-  verifications(result: string): Promise<number>;
+  readonly verifications: (result: string) => Promise<number>;
 }
 
 /** Call inside a describe(): installs the captured logger and renews the guard's collaborators before each test. */

@@ -70,9 +70,9 @@ export interface MultiClusterHarness {
   readonly east: ScriptedCluster;
   readonly west: ScriptedCluster;
   /** A signed ServiceAccount token of SUBJECT, valid for 600 s from NOW_S. */
-  token(jti?: string): Promise<string>;
+  readonly token: (jti?: string) => Promise<string>;
   /** A TokenReviewVerifier over the current `clusters`, audience istio-ca. */
-  verifier(): TokenReviewVerifier;
+  readonly verifier: () => TokenReviewVerifier;
 }
 
 /** Call inside a describe(): signs with one key for the whole file and renews the clusters before each test. */

@@ -1,5 +1,5 @@
 import { afterEach, vi } from 'vitest';
-import type { PemPair } from '../../src/modules/tls/pki.js';
+import { createCertificateAuthority, type CertificateAuthority, type PemPair } from '../../src/modules/tls/pki.js';
 import { createServingCredentials, type ServingCredentialsOptions } from '../../src/modules/tls/serving-credentials.js';
 import { startAds } from './ads-harness.js';
 import { SecretVolume } from './secret-volume.js';
@@ -34,6 +34,13 @@ export async function volumeWith(pair: PemPair): Promise<SecretVolume> {
   const volume = await SecretVolume.create({ 'tls.crt': pair.certPem, 'tls.key': pair.keyPem });
   cleanups.push(() => volume.remove());
   return volume;
+}
+
+/** A fresh test CA and, in order, one serving pair per common name, each for localhost and 127.0.0.1. */
+export async function issueServingPairs(...commonNames: string[]): Promise<{ ca: CertificateAuthority; pairs: PemPair[] }> {
+  const ca = await createCertificateAuthority();
+  const pairs = await Promise.all(commonNames.map((commonName) => ca.issue({ commonName, dnsNames: ['localhost'], ips: ['127.0.0.1'] })));
+  return { ca, pairs };
 }
 
 export function fileOptions(volume: SecretVolume): ServingCredentialsOptions {

@@ -62,6 +62,7 @@ export function summaryText(results: BenchResults): string {
   }
   const lines = [
     `istioctl-proxy bench (${results.profile}, ${results.reps} reps) on ${machineLine(results.machine)}`,
+    ...(results.proxyEnv ? [`EXPERIMENT: proxy environment changed: ${JSON.stringify(results.proxyEnv)}`] : []),
     '',
     ...pad(latencyRows),
     '',

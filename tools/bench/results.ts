@@ -8,6 +8,8 @@ export interface BenchResults {
   durationMs: number;
   profile: string;
   reps: number;
+  /** --proxy-env: set only for experiments with a changed proxy environment. */
+  proxyEnv?: Record<string, string>;
   machine: MachineDescription;
   scenarios: ScenarioResult[];
   goals: { passed: number; failed: number };

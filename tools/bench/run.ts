@@ -40,6 +40,8 @@ const USAGE = `usage: node dist-tools/tools/bench/run.js [options]   (npm run be
   --profile-proxy       run the proxy with --cpu-prof; profiles go to <out-dir>/profiles/
   --profile-fleet       the same for the simulated istiods' process
   --no-memoize          simulated istiods rebuild every answer (see tools/bench/memoized-istiod.ts)
+  --proxy-env <K=V>     extra environment for the proxy, repeatable: experiments only (the run is
+                        then never written to BENCHMARKS.md; results record it)
   --verbose             show the child processes' logs
 Exits 0 when every scenario ran (goals may still FAIL: they are measurements), 1 when the bench broke.`;
 
@@ -53,6 +55,7 @@ interface RunOptions {
   profileProxy: boolean;
   profileFleet: boolean;
   memoizeAnswers: boolean;
+  proxyEnv: Record<string, string>;
   verbose: boolean;
 }
 
@@ -72,6 +75,7 @@ function parseOptions(argv: string[]): RunOptions | undefined {
       'profile-proxy': { type: 'boolean', default: false },
       'profile-fleet': { type: 'boolean', default: false },
       'no-memoize': { type: 'boolean', default: false },
+      'proxy-env': { type: 'string', multiple: true },
       verbose: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -87,7 +91,14 @@ function parseOptions(argv: string[]): RunOptions | undefined {
   const scenarios = only.length > 0 ? SCENARIOS.filter(({ id }) => only.includes(id)) : SCENARIOS;
   const reps = positiveInteger('--reps', values.reps, profile.reps);
   const timeLimitS = positiveInteger('--time-limit-s', values['time-limit-s'], DEFAULT_TIME_LIMIT_S[profile.name]);
-  const fullRun = profile.name === 'full' && scenarios.length === SCENARIOS.length;
+  const proxyEnv: Record<string, string> = {};
+  for (const pair of values['proxy-env'] ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new UsageError(`--proxy-env takes KEY=VALUE, got ${JSON.stringify(pair)}`);
+    proxyEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  // A run with a changed proxy environment is an experiment, not the proxy as deployed.
+  const fullRun = profile.name === 'full' && scenarios.length === SCENARIOS.length && Object.keys(proxyEnv).length === 0;
   const markdown = values['no-markdown'] ? undefined : (values.markdown ?? (fullRun ? join(REPO_ROOT, 'BENCHMARKS.md') : undefined));
   return {
     scenarios,
@@ -99,6 +110,7 @@ function parseOptions(argv: string[]): RunOptions | undefined {
     profileProxy: values['profile-proxy'],
     profileFleet: values['profile-fleet'],
     memoizeAnswers: !values['no-memoize'],
+    proxyEnv,
     verbose: values.verbose,
   };
 }
@@ -179,6 +191,7 @@ async function main(): Promise<number> {
       proxyNodeFlags: options.profileProxy ? profileFlags : [],
       fleetNodeFlags: options.profileFleet ? profileFlags : [],
       memoizeAnswers: options.memoizeAnswers,
+      proxyEnv: options.proxyEnv,
       verbose: options.verbose,
       deadline: startedAt.getTime() + options.timeLimitMs,
       log,
@@ -196,6 +209,7 @@ async function main(): Promise<number> {
     durationMs: Date.now() - startedAt.getTime(),
     profile: options.profile.name,
     reps: options.reps,
+    ...(Object.keys(options.proxyEnv).length > 0 ? { proxyEnv: options.proxyEnv } : {}),
     machine: { ...describeMachine(options.profile.name === 'smoke' ? 2 : 8), loadAverageAtStart: loadAtStart },
     scenarios,
     goals: { passed: goals.filter((goal) => goal.pass).length, failed: goals.filter((goal) => !goal.pass).length },

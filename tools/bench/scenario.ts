@@ -30,6 +30,8 @@ export interface ScenarioContext {
   mainJs: string;
   /** Node flags for the proxy process and the fleet process (e.g. --cpu-prof). */
   proxyNodeFlags: string[];
+  /** Extra proxy environment (--proxy-env, experiments only); empty: the proxy as deployed. */
+  proxyEnv: Record<string, string>;
   fleetNodeFlags: string[];
   verbose: boolean;
   /** Latest wall-clock time (ms since epoch) any job may still start work. */
@@ -116,6 +118,7 @@ export async function withEnvironment<T>(
       istiods: fleet.info.istiods.filter(({ name }) => proxied.has(name)),
       credentials: context.credentials,
       nodeFlags: context.proxyNodeFlags,
+      env: context.proxyEnv,
       startTimeoutMs: PROXY_START_TIMEOUT_MS,
       forwardOutput: context.verbose,
     });

@@ -9,26 +9,22 @@ export interface GrpcStatusError {
   message?: string;
 }
 
-const REASONS: Record<number, string> = {
-  [status.CANCELLED]: 'cancelled',
-  [status.UNKNOWN]: 'unknown',
-  [status.INVALID_ARGUMENT]: 'invalid_argument',
-  [status.DEADLINE_EXCEEDED]: 'timeout',
-  [status.NOT_FOUND]: 'not_found',
-  [status.PERMISSION_DENIED]: 'permission_denied',
-  [status.RESOURCE_EXHAUSTED]: 'resource_exhausted',
-  [status.FAILED_PRECONDITION]: 'failed_precondition',
-  [status.UNIMPLEMENTED]: 'unimplemented',
-  [status.INTERNAL]: 'internal',
-  [status.UNAVAILABLE]: 'unavailable',
-  [status.UNAUTHENTICATED]: 'unauthenticated',
-};
+/** Codes istiod failures are not labelled by (reason `unknown`): OK is no failure, and istiod sends none of the others. */
+const UNLABELLED = new Set<number>([status.OK, status.ALREADY_EXISTS, status.ABORTED, status.OUT_OF_RANGE, status.DATA_LOSS]);
+/** Reasons other than the status name in lower case. */
+const RENAMED = new Map<number, string>([[status.DEADLINE_EXCEEDED, 'timeout']]);
+
+/** The `reason` label of a failure (istiod_errors_total): a bounded set of values. */
+function reasonOf(code: number): string {
+  const name = status[code] as string | undefined;
+  return RENAMED.get(code) ?? (name === undefined || UNLABELLED.has(code) ? 'unknown' : name.toLowerCase());
+}
 
 export function failureFromError(err: unknown): InstanceFailure {
   const e = (err ?? {}) as GrpcStatusError;
   const code = typeof e.code === 'number' ? e.code : status.UNKNOWN;
   const message = e.details || e.message || String(err);
-  return { code, message, reason: REASONS[code] ?? 'unknown' };
+  return { code, message, reason: reasonOf(code) };
 }
 
 export function timeoutFailure(timeoutMs: number): InstanceFailure {

@@ -4,7 +4,7 @@ import { createCertificateAuthority, type CertificateAuthority, type PemPair } f
 import { createServingCredentials } from './serving-credentials.js';
 import { adsClient, openStream, peerCertificate, startAds } from '../../../test/kit/ads-harness.js';
 import { SecretVolume } from '../../../test/kit/secret-volume.js';
-import { cleanups, fileOptions, serve, testLogger, WAIT } from '../../../test/kit/serving-credentials-fixture.js';
+import { cleanups, fileOptions, issueServingPairs, serve, testLogger, WAIT } from '../../../test/kit/serving-credentials-fixture.js';
 
 // Serving without certificate files (self-signed, plaintext) and with client certificates required.
 
@@ -19,8 +19,10 @@ function loggedSerial(logged: { mock: { calls: string[][] } }, marker: string): 
 let ca: CertificateAuthority;
 let pairA: PemPair;
 beforeAll(async () => {
-  ca = await createCertificateAuthority();
-  pairA = await ca.issue({ commonName: 'ads-a', dnsNames: ['localhost'], ips: ['127.0.0.1'] });
+  ({
+    ca,
+    pairs: [pairA],
+  } = await issueServingPairs('ads-a'));
 });
 
 describe('createServingCredentials without certificate files', () => {

@@ -2,9 +2,9 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { credentials as channelCredentials } from '@grpc/grpc-js';
-import { createCertificateAuthority, type CertificateAuthority, type PemPair } from './pki.js';
+import type { CertificateAuthority, PemPair } from './pki.js';
 import { adsClient, openStream, peerCertificate } from '../../../test/kit/ads-harness.js';
-import { cleanups, fileOptions, serve, volumeWith, WAIT } from '../../../test/kit/serving-credentials-fixture.js';
+import { cleanups, fileOptions, issueServingPairs, serve, volumeWith, WAIT } from '../../../test/kit/serving-credentials-fixture.js';
 
 // Certificate rotation from TLS_CERT_FILE/TLS_KEY_FILE; startup failures and the other serving modes have their own specs.
 
@@ -13,9 +13,10 @@ let pairA: PemPair;
 let pairB: PemPair;
 let pairC: PemPair;
 beforeAll(async () => {
-  ca = await createCertificateAuthority();
-  const issue = (commonName: string) => ca.issue({ commonName, dnsNames: ['localhost'], ips: ['127.0.0.1'] });
-  [pairA, pairB, pairC] = await Promise.all([issue('ads-a'), issue('ads-b'), issue('ads-c')]);
+  ({
+    ca,
+    pairs: [pairA, pairB, pairC],
+  } = await issueServingPairs('ads-a', 'ads-b', 'ads-c'));
 });
 
 describe('createServingCredentials with TLS_CERT_FILE/TLS_KEY_FILE', () => {

@@ -1,17 +1,18 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createCertificateAuthority, type CertificateAuthority, type PemPair } from './pki.js';
+import type { CertificateAuthority, PemPair } from './pki.js';
 import { ConfigError } from '../../config/config.error.js';
 import { createServingCredentials, type ServingCredentialsOptions } from './serving-credentials.js';
 import { SecretVolume } from '../../../test/kit/secret-volume.js';
-import { cleanups, testLogger } from '../../../test/kit/serving-credentials-fixture.js';
+import { cleanups, issueServingPairs, testLogger } from '../../../test/kit/serving-credentials-fixture.js';
 
 let ca: CertificateAuthority;
 let pairA: PemPair;
 let pairB: PemPair;
 beforeAll(async () => {
-  ca = await createCertificateAuthority();
-  const issue = (commonName: string) => ca.issue({ commonName, dnsNames: ['localhost'], ips: ['127.0.0.1'] });
-  [pairA, pairB] = await Promise.all([issue('ads-a'), issue('ads-b')]);
+  ({
+    ca,
+    pairs: [pairA, pairB],
+  } = await issueServingPairs('ads-a', 'ads-b'));
 });
 
 describe('createServingCredentials startup failures', () => {

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Metadata, status } from '@grpc/grpc-js';
-import { OnApplicationShutdown } from '@nestjs/common';
+import { Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Context, type Span, type TextMapGetter } from '@opentelemetry/api';
 import { Observable, defer, finalize, tap } from 'rxjs';
 import type { DiscoveryRequest } from '../../common/xds-types.js';
@@ -14,6 +14,9 @@ export interface TracedCaller {
   metadata: Metadata;
   identity?: CallerIdentity;
 }
+
+/** How long shutdown waits for the last spans to be exported. */
+export const SHUTDOWN_FLUSH_MS = 2_000;
 
 /** gRPC metadata as a propagation carrier: `traceparent` and `tracestate` as the caller sent them. */
 const METADATA_GETTER: TextMapGetter<Metadata> = {
@@ -33,6 +36,7 @@ const METADATA_GETTER: TextMapGetter<Metadata> = {
 export class Tracing implements OnApplicationShutdown {
   /** The verification span in progress, for verifiers to mark a cache hit from deep inside `verify`. */
   private readonly verifying = new AsyncLocalStorage<Span>();
+  private readonly logger = new Logger('Tracing');
 
   constructor(
     private readonly backend: TracingBackend,
@@ -96,9 +100,20 @@ export class Tracing implements OnApplicationShutdown {
     this.verifying.getStore()?.setAttribute(ATTR.cached, true);
   }
 
-  /** Exports the spans still batched (SIGTERM, app.close) before the process goes. */
+  /**
+   * Exports the spans still batched (SIGTERM, app.close), for at most SHUTDOWN_FLUSH_MS: an
+   * unreachable collector (the exporter retries) must not hold the process past its grace period.
+   */
   async onApplicationShutdown(): Promise<void> {
-    await this.backend.shutdown();
+    let timer: NodeJS.Timeout | undefined;
+    const flushed = this.backend.shutdown().then(
+      () => true,
+      (err: unknown) => this.logger.warn(`spans not exported at shutdown: ${err instanceof Error ? err.message : String(err)}`),
+    );
+    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), SHUTDOWN_FLUSH_MS)));
+    if ((await Promise.race([flushed, timedOut])) === false)
+      this.logger.warn(`spans not exported within ${SHUTDOWN_FLUSH_MS} ms of shutdown`);
+    clearTimeout(timer);
   }
 
   private parentOf(metadata: Metadata): Context {

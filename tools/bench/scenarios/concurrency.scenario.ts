@@ -1,5 +1,6 @@
 import { SYNCZ_TYPE_URL } from '../../sim/debug-generators.js';
 import { LOAD_COMMANDS, type ConcurrencyJob, type ConcurrencyResult } from '../load-jobs.js';
+import { readCpuMs } from '../proc-stats.js';
 import { atLeast, atMost, replicas, withEnvironment, type Scenario } from '../scenario.js';
 import { ratio, round, summarize } from '../stats.js';
 
@@ -41,9 +42,16 @@ export const concurrencyScenario: Scenario = {
         budgetMs: environment.budget(sizes.budgetMs),
       };
       const limits = environment.proxy.limits();
-      const cpuBefore = environment.proxy.cpuMs();
+      // All three processes: on 2 cores the harness's own CPU per request bounds throughput as much as the proxy's.
+      const cpuOf = () => ({
+        proxy: environment.proxy.cpuMs(),
+        fleet: readCpuMs(environment.fleet.pid),
+        client: readCpuMs(environment.client.pid),
+      });
+      const cpuBefore = cpuOf();
       const result = await environment.call<ConcurrencyResult>(LOAD_COMMANDS.concurrency, job, job.budgetMs);
-      const proxyCpuMs = environment.proxy.cpuMs() - cpuBefore;
+      const cpuAfter = cpuOf();
+      const proxyCpuMs = cpuAfter.proxy - cpuBefore.proxy;
       const latency = summarize(result.samplesMs);
       const attempted = result.samplesMs.length + result.errors;
       const planned = sizes.concurrency * sizes.requestsPerStream;
@@ -82,6 +90,12 @@ export const concurrencyScenario: Scenario = {
           p99OverP50: ratio(latency.p99Ms, latency.medianMs),
           // The window is the whole job: 200 TLS handshakes, the warm-up and the measured requests.
           proxyCpuMsPerRequest: round(proxyCpuMs / Math.max(1, attempted + sizes.concurrency * sizes.warmupPerStream)),
+          fleetCpuMsPerRequest: round(
+            (cpuAfter.fleet - cpuBefore.fleet) / Math.max(1, attempted + sizes.concurrency * sizes.warmupPerStream),
+          ),
+          clientCpuMsPerRequest: round(
+            (cpuAfter.client - cpuBefore.client) / Math.max(1, attempted + sizes.concurrency * sizes.warmupPerStream),
+          ),
           proxyIdleRssBytes: environment.proxyIdle.rssBytes,
           proxyPeakRssBytes: environment.proxy.memory().peakRssBytes,
         },

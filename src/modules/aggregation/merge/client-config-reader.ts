@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import { WIRE_LENGTH_DELIMITED, WIRE_VARINT } from '../../../common/protobuf-wire.js';
+import { WIRE_LENGTH_DELIMITED, WIRE_VARINT, endOf } from '../../../common/protobuf-wire.js';
 
 export const CLIENT_CONFIG_TYPE_URL = 'type.googleapis.com/envoy.service.status.v3.ClientConfig';
 
@@ -15,22 +15,17 @@ export interface ClientConfigKey {
   stale: boolean;
 }
 
-// Field numbers from envoy/service/status/v3/csds.proto, envoy/config/core/v3/base.proto,
-// google/protobuf/struct.proto and google/protobuf/timestamp.proto.
-const CLIENT_CONFIG_NODE = 1;
-const CLIENT_CONFIG_XDS_CONFIG = 2; // deprecated PerXdsConfig list, still read for its status
-const CLIENT_CONFIG_GENERIC_XDS_CONFIGS = 3;
-const NODE_ID = 1;
-const NODE_METADATA = 3;
-const STRUCT_FIELDS = 1;
-const MAP_ENTRY_KEY = 1;
-const MAP_ENTRY_VALUE = 2;
-const VALUE_STRING = 3;
-const PER_XDS_CONFIG_STATUS = 1;
-const GENERIC_XDS_CONFIG_LAST_UPDATED = 5;
-const GENERIC_XDS_CONFIG_STATUS = 6;
-const TIMESTAMP_SECONDS = 1;
-const TIMESTAMP_NANOS = 2;
+// Field numbers, by message, from envoy/service/status/v3/csds.proto, envoy/config/core/v3/base.proto
+// (Node), google/protobuf/struct.proto and google/protobuf/timestamp.proto. `xdsConfig` is the
+// deprecated PerXdsConfig list, still read for its status.
+export const CLIENT_CONFIG = { node: 1, xdsConfig: 2, genericXdsConfigs: 3 } as const;
+export const NODE = { id: 1, metadata: 3 } as const;
+export const PER_XDS_CONFIG = { status: 1 } as const;
+export const GENERIC_XDS_CONFIG = { typeUrl: 1, lastUpdated: 5, configStatus: 6 } as const;
+const STRUCT = { fields: 1 } as const;
+const MAP_ENTRY = { key: 1, value: 2 } as const;
+const VALUE = { stringValue: 3 } as const;
+const TIMESTAMP = { seconds: 1, nanos: 2 } as const;
 /** envoy.service.status.v3.ConfigStatus.STALE */
 const CONFIG_STATUS_STALE = 3;
 const CLUSTER_ID_KEY = 'CLUSTER_ID';
@@ -49,13 +44,13 @@ export function readClientConfigKey(bytes: Uint8Array): ClientConfigKey {
     const wireType = tag & 7;
     if (wireType !== WIRE_LENGTH_DELIMITED) {
       reader.skipType(wireType);
-    } else if (field === CLIENT_CONFIG_NODE) {
+    } else if (field === CLIENT_CONFIG.node) {
       readNode(reader, endOf(reader), key);
-    } else if (field === CLIENT_CONFIG_GENERIC_XDS_CONFIGS) {
+    } else if (field === CLIENT_CONFIG.genericXdsConfigs) {
       readGenericXdsConfig(reader, endOf(reader), key);
-    } else if (field === CLIENT_CONFIG_XDS_CONFIG) {
+    } else if (field === CLIENT_CONFIG.xdsConfig) {
       // Read before combining: `||=` would skip the read, and with it the bytes, once stale is true.
-      const status = readStatus(reader, endOf(reader), PER_XDS_CONFIG_STATUS);
+      const status = readStatus(reader, endOf(reader), PER_XDS_CONFIG.status);
       key.stale = key.stale || status === CONFIG_STATUS_STALE;
     } else {
       reader.skipType(wireType);
@@ -64,17 +59,12 @@ export function readClientConfigKey(bytes: Uint8Array): ClientConfigKey {
   return key;
 }
 
-/** Reads a length prefix; the evaluation order (length first, then position) matters. */
-export function endOf(reader: protobuf.Reader): number {
-  return reader.uint32() + reader.pos;
-}
-
 function readNode(reader: protobuf.Reader, end: number, key: ClientConfigKey): void {
   while (reader.pos < end) {
     const tag = reader.uint32();
     const isBytes = (tag & 7) === WIRE_LENGTH_DELIMITED;
-    if (isBytes && tag >>> 3 === NODE_ID) key.nodeId = reader.string();
-    else if (isBytes && tag >>> 3 === NODE_METADATA)
+    if (isBytes && tag >>> 3 === NODE.id) key.nodeId = reader.string();
+    else if (isBytes && tag >>> 3 === NODE.metadata)
       key.clusterId = readStructString(reader, endOf(reader), CLUSTER_ID_KEY) ?? key.clusterId;
     else reader.skipType(tag & 7);
   }
@@ -85,7 +75,7 @@ export function readStructString(reader: protobuf.Reader, end: number, wanted: s
   let found: string | undefined;
   while (reader.pos < end) {
     const tag = reader.uint32();
-    if (tag >>> 3 === STRUCT_FIELDS && (tag & 7) === WIRE_LENGTH_DELIMITED) {
+    if (tag >>> 3 === STRUCT.fields && (tag & 7) === WIRE_LENGTH_DELIMITED) {
       const entry = readMapEntry(reader, endOf(reader), wanted);
       if (entry.matched) found = entry.stringValue ?? '';
     } else {
@@ -105,9 +95,9 @@ function readMapEntry(reader: protobuf.Reader, end: number, wanted: string): { m
   while (reader.pos < end) {
     const tag = reader.uint32();
     const isBytes = (tag & 7) === WIRE_LENGTH_DELIMITED;
-    if (isBytes && tag >>> 3 === MAP_ENTRY_KEY) {
+    if (isBytes && tag >>> 3 === MAP_ENTRY.key) {
       key = reader.string();
-    } else if (isBytes && tag >>> 3 === MAP_ENTRY_VALUE) {
+    } else if (isBytes && tag >>> 3 === MAP_ENTRY.value) {
       const valueEnd = endOf(reader);
       value = { start: reader.pos, end: valueEnd };
       reader.pos = valueEnd;
@@ -127,7 +117,7 @@ function readValueString(reader: protobuf.Reader, end: number): string | undefin
   let value: string | undefined;
   while (reader.pos < end) {
     const tag = reader.uint32();
-    if (tag >>> 3 === VALUE_STRING && (tag & 7) === WIRE_LENGTH_DELIMITED) value = reader.string();
+    if (tag >>> 3 === VALUE.stringValue && (tag & 7) === WIRE_LENGTH_DELIMITED) value = reader.string();
     else reader.skipType(tag & 7);
   }
   return value;
@@ -138,9 +128,9 @@ function readGenericXdsConfig(reader: protobuf.Reader, end: number, key: ClientC
     const tag = reader.uint32();
     const field = tag >>> 3;
     const wireType = tag & 7;
-    if (field === GENERIC_XDS_CONFIG_LAST_UPDATED && wireType === WIRE_LENGTH_DELIMITED) {
+    if (field === GENERIC_XDS_CONFIG.lastUpdated && wireType === WIRE_LENGTH_DELIMITED) {
       key.lastUpdatedMs = Math.max(key.lastUpdatedMs, readTimestamp(reader, endOf(reader)));
-    } else if (field === GENERIC_XDS_CONFIG_STATUS && wireType === WIRE_VARINT) {
+    } else if (field === GENERIC_XDS_CONFIG.configStatus && wireType === WIRE_VARINT) {
       const status = reader.int32();
       key.stale = key.stale || status === CONFIG_STATUS_STALE;
     } else {
@@ -165,8 +155,8 @@ export function readTimestamp(reader: protobuf.Reader, end: number): number {
   let nanos = 0;
   while (reader.pos < end) {
     const tag = reader.uint32();
-    if (tag >>> 3 === TIMESTAMP_SECONDS) seconds = protobuf.util.LongBits.from(reader.int64()).toNumber();
-    else if (tag >>> 3 === TIMESTAMP_NANOS) nanos = reader.int32();
+    if (tag >>> 3 === TIMESTAMP.seconds) seconds = protobuf.util.LongBits.from(reader.int64()).toNumber();
+    else if (tag >>> 3 === TIMESTAMP.nanos) nanos = reader.int32();
     else reader.skipType(tag & 7);
   }
   return seconds * 1000 + Math.floor(nanos / 1e6);

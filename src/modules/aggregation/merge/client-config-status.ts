@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
-import { WIRE_LENGTH_DELIMITED, WIRE_VARINT } from '../../../common/protobuf-wire.js';
-import { endOf, readStructString, readTimestamp } from './client-config-reader.js';
+import { WIRE_LENGTH_DELIMITED, WIRE_VARINT, endOf } from '../../../common/protobuf-wire.js';
+import { CLIENT_CONFIG, GENERIC_XDS_CONFIG, NODE, PER_XDS_CONFIG, readStructString, readTimestamp } from './client-config-reader.js';
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 const CLUSTER_TYPE = `${TYPE_PREFIX}envoy.config.cluster.v3.Cluster`;
@@ -34,17 +34,6 @@ const LEGACY_ONEOF_TYPES: Readonly<Record<number, string>> = {
 /** envoy.service.status.v3.ConfigStatus, by number. */
 const CONFIG_STATUS_NAMES = ['UNKNOWN', 'SYNCED', 'NOT_SENT', 'STALE', 'ERROR'];
 
-// Field numbers from envoy/service/status/v3/csds.proto and envoy/config/core/v3/base.proto.
-const CLIENT_CONFIG_NODE = 1;
-const CLIENT_CONFIG_XDS_CONFIG = 2;
-const CLIENT_CONFIG_GENERIC_XDS_CONFIGS = 3;
-const NODE_ID = 1;
-const NODE_METADATA = 3;
-const PER_XDS_CONFIG_STATUS = 1;
-const GENERIC_TYPE_URL = 1;
-const GENERIC_LAST_UPDATED = 5;
-const GENERIC_CONFIG_STATUS = 6;
-
 export function shortType(typeUrl: string): string {
   return SHORT_TYPES[typeUrl] ?? typeUrl;
 }
@@ -76,12 +65,12 @@ export function readProxySyncStatus(bytes: Uint8Array): ProxySyncStatus {
     const wireType = tag & 7;
     if (wireType !== WIRE_LENGTH_DELIMITED) {
       reader.skipType(wireType);
-    } else if (tag >>> 3 === CLIENT_CONFIG_NODE) {
+    } else if (tag >>> 3 === CLIENT_CONFIG.node) {
       readNode(reader, endOf(reader), status);
-    } else if (tag >>> 3 === CLIENT_CONFIG_XDS_CONFIG) {
+    } else if (tag >>> 3 === CLIENT_CONFIG.xdsConfig) {
       const { typeUrl, configStatus } = readLegacyConfig(reader, endOf(reader));
       if (typeUrl) status.types[shortType(typeUrl)] = configStatus;
-    } else if (tag >>> 3 === CLIENT_CONFIG_GENERIC_XDS_CONFIGS) {
+    } else if (tag >>> 3 === CLIENT_CONFIG.genericXdsConfigs) {
       const { typeUrl, configStatus, lastUpdatedMs } = readGenericConfig(reader, endOf(reader));
       status.types[shortType(typeUrl)] = configStatus;
       if (lastUpdatedMs !== undefined && (newestMs === undefined || lastUpdatedMs > newestMs)) newestMs = lastUpdatedMs;
@@ -97,9 +86,9 @@ function readNode(reader: protobuf.Reader, end: number, status: ProxySyncStatus)
   while (reader.pos < end) {
     const tag = reader.uint32();
     const isBytes = (tag & 7) === WIRE_LENGTH_DELIMITED;
-    if (isBytes && tag >>> 3 === NODE_ID) {
+    if (isBytes && tag >>> 3 === NODE.id) {
       status.nodeId = reader.string();
-    } else if (isBytes && tag >>> 3 === NODE_METADATA) {
+    } else if (isBytes && tag >>> 3 === NODE.metadata) {
       const metadataEnd = endOf(reader);
       const start = reader.pos;
       status.clusterId = readStructString(reader, metadataEnd, 'CLUSTER_ID') ?? status.clusterId;
@@ -119,9 +108,10 @@ function readGenericConfig(reader: protobuf.Reader, end: number): { typeUrl: str
     const tag = reader.uint32();
     const field = tag >>> 3;
     const wireType = tag & 7;
-    if (field === GENERIC_TYPE_URL && wireType === WIRE_LENGTH_DELIMITED) typeUrl = reader.string();
-    else if (field === GENERIC_LAST_UPDATED && wireType === WIRE_LENGTH_DELIMITED) lastUpdatedMs = readTimestamp(reader, endOf(reader));
-    else if (field === GENERIC_CONFIG_STATUS && wireType === WIRE_VARINT) configStatus = reader.int32();
+    if (field === GENERIC_XDS_CONFIG.typeUrl && wireType === WIRE_LENGTH_DELIMITED) typeUrl = reader.string();
+    else if (field === GENERIC_XDS_CONFIG.lastUpdated && wireType === WIRE_LENGTH_DELIMITED)
+      lastUpdatedMs = readTimestamp(reader, endOf(reader));
+    else if (field === GENERIC_XDS_CONFIG.configStatus && wireType === WIRE_VARINT) configStatus = reader.int32();
     else reader.skipType(wireType);
   }
   return { typeUrl, configStatus: statusName(configStatus), lastUpdatedMs };
@@ -134,7 +124,7 @@ function readLegacyConfig(reader: protobuf.Reader, end: number): { typeUrl?: str
   while (reader.pos < end) {
     const tag = reader.uint32();
     const field = tag >>> 3;
-    if (field === PER_XDS_CONFIG_STATUS && (tag & 7) === WIRE_VARINT) {
+    if (field === PER_XDS_CONFIG.status && (tag & 7) === WIRE_VARINT) {
       configStatus = reader.int32();
     } else {
       typeUrl = LEGACY_ONEOF_TYPES[field] ?? typeUrl;
