@@ -96,6 +96,15 @@ const answerOnce =
       concatMap(() => from(responses)),
     );
 
+/** trackWrites with counters: how many writes Nest started and how many were flushed (or settled by close). */
+function countWrites(call: Parameters<typeof trackWrites>[0], counts: { started: number; flushed: number }): void {
+  trackWrites(
+    call,
+    () => counts.started++,
+    () => counts.flushed++,
+  );
+}
+
 describe('@nestjs/microservices gRPC transport (relied on by adapters/nest-grpc.adapter.ts)', () => {
   it('@nestjs/microservices: a completed response Observable ends the call with a bare call.end(), so endWithTrailers trailers reach the client', async () => {
     const endArguments: number[] = [];
@@ -120,11 +129,7 @@ describe('@nestjs/microservices gRPC transport (relied on by adapters/nest-grpc.
     const writeArguments: number[] = [];
     const counts = { started: 0, flushed: 0 };
     scenario = (requests$, call) => {
-      trackWrites(
-        call,
-        () => counts.started++,
-        () => counts.flushed++,
-      );
+      countWrites(call, counts);
       countArguments(call, 'write', writeArguments);
       return answerOnce(response('n1'), response('n2'))(requests$);
     };
@@ -142,11 +147,7 @@ describe('@nestjs/microservices gRPC transport (relied on by adapters/nest-grpc.
   it('@nestjs/microservices: a call cancelled mid-answer still closes, so trackWrites settles every write Nest started', async () => {
     const counts = { started: 0, flushed: 0 };
     scenario = (requests$, call) => {
-      trackWrites(
-        call,
-        () => counts.started++,
-        () => counts.flushed++,
-      );
+      countWrites(call, counts);
       const big = Array.from({ length: 64 }, (_, i) => response(`n${i}`, Buffer.alloc(64 * 1024)));
       return answerOnce(...big)(requests$);
     };

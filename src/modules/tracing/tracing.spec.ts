@@ -1,10 +1,10 @@
 import { Metadata, status } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { NEVER, Observable, firstValueFrom, map, of, throwError } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { inMemoryTracingBackend } from '../../../test/kit/in-memory-tracing.js';
 import { debugAny, instance, request, response } from '../../../test/kit/xds-fixtures.js';
 import { SystemClock } from '../../common/clock.js';
 import { DiscoveryResponse } from '../../common/xds-types.js';
@@ -26,14 +26,7 @@ const caller = { ...identityFromSubject('system:serviceaccount:istio-system:defa
 
 /** The real SDK with an in-memory exporter: spans are checked as a collector would receive them. */
 function build() {
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  const backend = {
-    enabled: true,
-    tracer: provider.getTracer('test'),
-    propagator: new W3CTraceContextPropagator(),
-    shutdown: () => provider.shutdown(),
-  };
+  const { backend, exporter } = inMemoryTracingBackend();
   const spans = () => exporter.getFinishedSpans();
   const named = (prefix: string) => spans().filter((span) => span.name.startsWith(prefix));
   return { sut: new Tracing(backend, (typeUrl) => typeUrl), spans, named };

@@ -1,9 +1,8 @@
 import { Metadata } from '@grpc/grpc-js';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKubeApi } from '../../../test/kit/fake-kube-api.js';
+import { inMemoryTracingBackend } from '../../../test/kit/in-memory-tracing.js';
 import { ManualClock } from '../../common/clock.js';
 import { TokenReviewVerifier } from '../auth/tokenreview.verifier.js';
 import { ATTR } from './span-attributes.js';
@@ -29,14 +28,7 @@ describe('Tracing with the real TokenReviewVerifier', () => {
   afterAll(async () => kube.stop());
 
   it('marks the second verification of a token as cached, and only that one', async () => {
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-    const backend = {
-      enabled: true,
-      tracer: provider.getTracer('test'),
-      propagator: new W3CTraceContextPropagator(),
-      shutdown: () => provider.shutdown(),
-    };
+    const { backend, exporter } = inMemoryTracingBackend();
     const sut = new Tracing(backend);
     const verifier = new TokenReviewVerifier({
       kubeConfig: kube.kubeConfig(),
