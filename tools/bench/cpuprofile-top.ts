@@ -4,10 +4,11 @@ import { parseArgs } from 'node:util';
 
 /**
  * `node dist-tools/tools/bench/cpuprofile-top.js <file.cpuprofile>... [--top N] [--by function|file|package]
- * [--callers-of <text> [--depth D]]`: the functions (or files, or packages) with the most self time in V8
+ * [--callers-of <text> [--depth D]] [--after-ms T]`: the functions (or files, or packages) with the most self time in V8
  * CPU profiles such as `npm run bench -- --profile-proxy` writes, with their total (inclusive) time.
  * Several profiles add up. `--callers-of` instead splits the self time of the functions whose name or
  * location contains <text> by their D nearest callers (default 4), to show which path spends it.
+ * `--after-ms` ignores the first T ms of each profile (e.g. the proxy's start-up).
  */
 
 interface CallFrame {
@@ -40,7 +41,7 @@ interface Row {
 }
 
 const USAGE =
-  'usage: node dist-tools/tools/bench/cpuprofile-top.js <file.cpuprofile>... [--top N] [--by function|file|package] [--callers-of <text> [--depth D]]';
+  'usage: node dist-tools/tools/bench/cpuprofile-top.js <file.cpuprofile>... [--top N] [--by function|file|package] [--callers-of <text> [--depth D]] [--after-ms T]';
 
 /** Where a frame's code lives: the package under node_modules, `node:internal`, `(native)` or the project file. */
 function packageOf(url: string): string {
@@ -144,6 +145,22 @@ function callerRows(profiles: CpuProfile[], text: string, depth: number): { rows
   return { rows: [...rows.values()].sort((a, b) => b.selfUs - a.selfUs), matchedUs };
 }
 
+/** The profile without the samples of its first `afterMs` milliseconds. */
+function skipStart(profile: CpuProfile, afterMs: number): CpuProfile {
+  if (afterMs <= 0) return profile;
+  const samples: number[] = [];
+  const timeDeltas: number[] = [];
+  let elapsedUs = 0;
+  profile.samples.forEach((id, index) => {
+    elapsedUs += profile.timeDeltas[index] ?? 0;
+    if (elapsedUs < afterMs * 1000) return;
+    samples.push(id);
+    // The first kept sample's own delta reaches back into the skipped part; only later ones count.
+    timeDeltas.push(samples.length === 1 ? 0 : (profile.timeDeltas[index] ?? 0));
+  });
+  return { ...profile, samples, timeDeltas };
+}
+
 function main(): number {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -152,6 +169,7 @@ function main(): number {
       by: { type: 'string', default: 'function' },
       'callers-of': { type: 'string' },
       depth: { type: 'string', default: '4' },
+      'after-ms': { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -161,7 +179,10 @@ function main(): number {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
-  const profiles = positionals.map((file) => JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+  const afterMs = Number(values['after-ms']);
+  const profiles = positionals.map((file) =>
+    skipStart(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, Number.isFinite(afterMs) ? afterMs : 0),
+  );
   const { rows, sampledUs, idleUs } = topRows(profiles, by);
   const busyUs = sampledUs - idleUs;
   const ms = (us: number) => (us / 1000).toFixed(1).padStart(9);

@@ -59,6 +59,32 @@ export function readCpu(pid: number): CpuReading {
   }
 }
 
+/** The key readThreadCpu gives the main thread (the one whose id is the process id: it runs JavaScript). */
+export const MAIN_THREAD = '(main)';
+
+/**
+ * User + system CPU ms per thread: the main thread as MAIN_THREAD, the others summed by name (`comm`:
+ * `V8 DefaultWorke` for V8's GC and compiler helpers, `libuv-worker` for the thread pool, ...).
+ */
+export function readThreadCpu(pid: number): Record<string, number> {
+  const byName: Record<string, number> = {};
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+        const name = task === String(pid) ? MAIN_THREAD : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        byName[name] = (byName[name] ?? 0) + ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond();
+      } catch {
+        // the thread ended between readdir and read
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return byName;
+}
+
 /** `after − before`, field by field. */
 export function cpuSince(before: CpuReading, after: CpuReading): CpuReading {
   return {

@@ -144,6 +144,8 @@ export function markdownSection(results: BenchResults, resultsFile: string): str
     const metrics = Object.entries(scenario.metrics).map(([name, value]) => `${name} = ${formatMetric(name, value)}`);
     if (metrics.length > 0) lines.push(`- **${scenario.title}**: ${metrics.join(', ')}`);
   }
+  const notes = results.scenarios.flatMap((scenario) => scenario.notes.map((note) => `- **${scenario.title}**: ${note}`));
+  if (notes.length > 0) lines.push('', '### Notes', '', ...notes);
   lines.push(MARKDOWN_END);
   return lines.join('\n');
 }

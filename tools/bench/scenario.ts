@@ -4,7 +4,7 @@ import type { BenchProfile } from './bench-profile.js';
 import { ChildLink } from './child-link.js';
 import type { FleetInfo, FleetSpec, IstiodSpec } from './fleet-spec.js';
 import { LOAD_COMMANDS, type LatencyJob, type LatencyResult, type VariantResult } from './load-jobs.js';
-import { cpuSince, readSchedule, waitShare, type CpuReading, type ProcessMemory } from './proc-stats.js';
+import { MAIN_THREAD, cpuSince, readSchedule, readThreadCpu, waitShare, type CpuReading, type ProcessMemory } from './proc-stats.js';
 import { ProxyProcess } from './proxy-process.js';
 import type { GoalResult, ScenarioResult, VariantReport } from './results.js';
 import { ratio, summarize } from './stats.js';
@@ -229,26 +229,39 @@ export function atLeast(id: string, description: string, measured: number, floor
 export async function measureLatency(
   environment: Environment,
   job: LatencyJob,
-): Promise<{ result: LatencyResult; proxyCpuMs: number; proxyCpu: CpuReading }> {
+): Promise<{ result: LatencyResult; proxyCpuMs: number; proxyCpu: CpuReading; mainThreadShare: number }> {
   const deadline = Date.now() + job.budgetMs;
   if (job.warmupOps > 0) await environment.runLatency({ ...job, reps: 0 });
   const before = environment.proxy.cpu();
+  const threadsBefore = readThreadCpu(environment.proxy.pid);
   const result = await environment.runLatency({ ...job, warmupOps: 0, budgetMs: Math.max(0, deadline - Date.now()) });
   const proxyCpu = cpuSince(before, environment.proxy.cpu());
-  return { result, proxyCpuMs: proxyCpu.userMs + proxyCpu.systemMs, proxyCpu };
+  const threadsAfter = readThreadCpu(environment.proxy.pid);
+  const proxyCpuMs = proxyCpu.userMs + proxyCpu.systemMs;
+  // The main thread runs JavaScript; the rest is V8's GC/JIT helpers and libuv's pool.
+  const mainThreadShare = ratio((threadsAfter[MAIN_THREAD] ?? Number.NaN) - (threadsBefore[MAIN_THREAD] ?? Number.NaN), proxyCpuMs);
+  return { result, proxyCpuMs, proxyCpu, mainThreadShare };
 }
 
 /**
- * Where a proxy's CPU went, per request: system share and the memory it touched for the first time
- * (minor faults × page size; pages of fresh buffers, which the kernel maps in one by one).
+ * Where a proxy's CPU went, per request: the main thread's and the kernel's shares, and the memory it
+ * touched for the first time (minor faults × page size: pages of fresh buffers, mapped in one by one).
+ * Shares are left out when no CPU time was measured (tiny smoke runs), never reported as NaN.
  */
-export function cpuBreakdown(cpu: CpuReading, requests: number, pageBytes = PAGE_BYTES): Record<string, number> {
+export function cpuBreakdown(cpu: CpuReading, mainThreadShare: number, requests: number, pageBytes = PAGE_BYTES): Record<string, number> {
   const n = Math.max(1, requests);
-  return {
+  const metrics: Record<string, number> = {
+    proxyMainThreadCpuShare: mainThreadShare,
     proxySystemCpuShare: ratio(cpu.systemMs, cpu.userMs + cpu.systemMs),
     proxyMinorFaultsPerRequest: Math.round(cpu.minorFaults / n),
     proxyFirstTouchPerRequestBytes: Math.round((cpu.minorFaults * pageBytes) / n),
   };
+  return measuredOnly(metrics);
+}
+
+/** The metrics that could be measured: breakdowns missing a source (no /proc, no /metrics) are left out, never NaN. */
+export function measuredOnly(metrics: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics).filter(([, value]) => Number.isFinite(value)));
 }
 
 /** Requests a variant made in the measured phase: answered (samples) and failed. */

@@ -55,6 +55,8 @@ export const concurrencyScenario: Scenario = {
       const latency = summarize(result.samplesMs);
       const attempted = result.samplesMs.length + result.errors;
       const planned = sizes.concurrency * sizes.requestsPerStream;
+      // The CPU window is the whole job: the TLS handshakes, the warm-up and the measured requests.
+      const perRequest = (ms: number) => round(ms / Math.max(1, attempted + sizes.concurrency * sizes.warmupPerStream));
       const throughput = round((result.samplesMs.length * 1000) / result.wallMs, 1);
       const refusedByLimit = result.errorCodes[LIMIT_STATUS] ?? 0;
       const limitsLine =
@@ -88,14 +90,9 @@ export const concurrencyScenario: Scenario = {
           p99Ms: latency.p99Ms,
           throughputPerSecond: throughput,
           p99OverP50: ratio(latency.p99Ms, latency.medianMs),
-          // The window is the whole job: 200 TLS handshakes, the warm-up and the measured requests.
-          proxyCpuMsPerRequest: round(proxyCpuMs / Math.max(1, attempted + sizes.concurrency * sizes.warmupPerStream)),
-          fleetCpuMsPerRequest: round(
-            (cpuAfter.fleet - cpuBefore.fleet) / Math.max(1, attempted + sizes.concurrency * sizes.warmupPerStream),
-          ),
-          clientCpuMsPerRequest: round(
-            (cpuAfter.client - cpuBefore.client) / Math.max(1, attempted + sizes.concurrency * sizes.warmupPerStream),
-          ),
+          proxyCpuMsPerRequest: perRequest(proxyCpuMs),
+          fleetCpuMsPerRequest: perRequest(cpuAfter.fleet - cpuBefore.fleet),
+          clientCpuMsPerRequest: perRequest(cpuAfter.client - cpuBefore.client),
           proxyIdleRssBytes: environment.proxyIdle.rssBytes,
           proxyPeakRssBytes: environment.proxy.memory().peakRssBytes,
         },

@@ -6,6 +6,7 @@ import {
   attempts,
   cpuBreakdown,
   measureLatency,
+  measuredOnly,
   noErrors,
   replicas,
   reportVariants,
@@ -41,7 +42,7 @@ export const fanoutOverheadScenario: Scenario = {
       const slowest = istiods[istiods.length - 1].name;
       const all = istiods.map(({ name }) => addressOf(environment, name));
       const request = (minResources: number) => ({ typeUrl: SYNCZ_TYPE_URL, resourceNames: [], minResources });
-      const { result, proxyCpuMs, proxyCpu } = await measureLatency(environment, {
+      const { result, proxyCpuMs, proxyCpu, mainThreadShare } = await measureLatency(environment, {
         variants: [
           { label: 'proxy', addresses: [environment.proxy.address], request: request(total) },
           { label: 'direct', addresses: [addressOf(environment, slowest)], request: request(sizes.proxiesEach) },
@@ -78,14 +79,16 @@ export const fanoutOverheadScenario: Scenario = {
           proxyOverClientParallelP50: overClientParallel,
           mergedResourceBytes: proxy.resourceBytes,
           proxyCpuMsPerRequest: cpuMsPerRequest,
-          ...cpuBreakdown(proxyCpu, attempts(proxy)),
+          ...cpuBreakdown(proxyCpu, mainThreadShare, attempts(proxy)),
           proxyIdleRssBytes: environment.proxyIdle.rssBytes,
           // Where idle RSS lives: mapped files (node's code) vs anonymous memory, and V8's heap in it.
-          proxyIdleFileRssBytes: environment.proxyIdle.fileRssBytes,
-          proxyIdleAnonRssBytes: environment.proxyIdle.anonRssBytes,
-          proxyIdleHeapTotalBytes: environment.proxyIdleRuntime.heapTotalBytes,
-          proxyIdleHeapUsedBytes: environment.proxyIdleRuntime.heapUsedBytes,
-          proxyIdleExternalBytes: environment.proxyIdleRuntime.externalBytes,
+          ...measuredOnly({
+            proxyIdleFileRssBytes: environment.proxyIdle.fileRssBytes,
+            proxyIdleAnonRssBytes: environment.proxyIdle.anonRssBytes,
+            proxyIdleHeapTotalBytes: environment.proxyIdleRuntime.heapTotalBytes,
+            proxyIdleHeapUsedBytes: environment.proxyIdleRuntime.heapUsedBytes,
+            proxyIdleExternalBytes: environment.proxyIdleRuntime.externalBytes,
+          }),
           proxyPeakRssBytes: environment.proxy.memory().peakRssBytes,
         },
         goals: [

@@ -51,7 +51,7 @@ export const largeMeshScenario: Scenario = {
       async (environment) => {
         const deadline = Date.now() + environment.budget(sizes.budgetMs);
         const request: RequestSpec = { typeUrl: SYNCZ_TYPE_URL, resourceNames: [], minResources: total };
-        const { result, proxyCpuMs, proxyCpu } = await measureLatency(environment, {
+        const { result, proxyCpuMs, proxyCpu, mainThreadShare } = await measureLatency(environment, {
           variants: [
             { label: 'proxy', addresses: [environment.proxy.address], request },
             { label: 'direct', addresses: [addressOf(environment, UNION_ISTIOD)], request },
@@ -93,7 +93,7 @@ export const largeMeshScenario: Scenario = {
             mergedResourceBytes: mergedBytes,
             proxyOverClientParallelP50: ratio(proxy.latency.medianMs, variant(variants, 'client-parallel').latency.medianMs),
             proxyCpuMsPerRequest: cpuMsPerAnswer,
-            ...cpuBreakdown(proxyCpu, attempts(proxy)),
+            ...cpuBreakdown(proxyCpu, mainThreadShare, attempts(proxy)),
             proxyIdleRssBytes: idleRssBytes,
             proxyPeakRssBytes: peakRssBytes,
             proxyPeakRssAboveIdleBytes: peakRssBytes - idleRssBytes,
