@@ -10,6 +10,7 @@ import { createTokenIssuer, type TokenIssuer } from './kit/test-tokens.js';
 import { FakeKubeApi } from './kit/fake-kube-api.js';
 import { serveTokenIssuer } from './kit/issuer-routes.js';
 import { startMesh, type MeshHarness } from './kit/mesh-harness.js';
+import { failure } from './kit/xds-failure.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
 
@@ -35,15 +36,6 @@ async function rawAuthorization(mesh: MeshHarness, header: string): Promise<unkn
 
 function totalStreams(mesh: MeshHarness): number {
   return mesh.istiods.reduce((sum, istiod) => sum + istiod.streams.length, 0);
-}
-
-async function failure(promise: Promise<unknown>): Promise<XdsStatusError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(XdsStatusError);
-  return err as XdsStatusError;
 }
 
 describe.each(['tokenreview', 'jwks'] as const)('AUTH_MODE=%s', (mode) => {

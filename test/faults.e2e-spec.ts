@@ -1,9 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { connect as http2Connect, type ClientHttp2Session } from 'node:http2';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as grpc from '@grpc/grpc-js';
@@ -12,7 +9,6 @@ import { XdsClient } from '../tools/cli/xds-client.js';
 import { decodeClientConfigs } from '../tools/cli/xds-decoders.js';
 import { XdsStatusError } from '../tools/cli/xds-errors.js';
 import { createCertificateAuthority } from '../src/modules/tls/pki.js';
-import { startDemoMesh, type DemoMesh } from '../tools/demo/demo-mesh.js';
 import { AdsStreamService } from '../src/modules/aggregation/ads-stream.service.js';
 import { LifecycleService } from '../src/modules/lifecycle/lifecycle.service.js';
 import type { SimulatedProxy } from '../tools/sim/istiod-simulator.js';
@@ -20,7 +16,7 @@ import { buildDemoMesh, findPodOnThird } from '../tools/sim/mesh-fixtures.js';
 import { captureLogs, type LogCapture } from './kit/log-capture.js';
 import { ISTIOD_SERVER_NAME, startMesh, type MeshHarness } from './kit/mesh-harness.js';
 import { scrapeMetrics } from './kit/metrics-scrape.js';
-import { freePort } from './kit/free-port.js';
+import { exitCodeWithin, useDemoWithMain } from './kit/demo-main-process.js';
 import { waitFor } from './kit/wait-for.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
@@ -344,48 +340,17 @@ describe('bad input and load against the proxy (3 healthy istiods)', () => {
 });
 
 describe('SIGTERM during a slow fan-out (node dist/main.js)', () => {
-  const mainJs = join(fileURLToPath(new URL('..', import.meta.url)), 'dist/main.js');
-  let demo: DemoMesh;
-  let child: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    demo = await startDemoMesh();
-  });
-  afterAll(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-    await demo?.stop();
-  });
+  const run = useDemoWithMain();
 
   it('delivers the in-flight answer complete, refuses new streams, and exits 0', async () => {
+    const { demo } = run;
     for (const istiod of demo.istiods) {
       istiod.knobs.delayMs = 1500;
       // A big answer (several MiB merged) still being written when the drain ends must not be cut off.
       istiod.knobs.paddingBytes = 4 * MIB;
     }
-    const grpcPort = await freePort();
-    const httpPort = await freePort();
-    child = spawn(process.execPath, [mainJs], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: String(grpcPort),
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(httpPort),
-        PLAINTEXT: 'true',
-        DISCOVERY: 'static',
-        ISTIOD_ADDRESSES: demo.istiods.map((istiod) => `${istiod.podName}=${istiod.address}`).join(','),
-        UPSTREAM_CA_FILE: demo.caFile,
-        AUTH_MODE: 'jwks',
-        JWT_JWKS_FILE: demo.jwksFile,
-        SHUTDOWN_TIMEOUT_MS: '10000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout?.on('data', (chunk) => (output += chunk));
-    child.stderr?.on('data', (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
-    expect(await waitFor(() => output.includes('serving ADS on'), 15_000)).toBe(true);
+    const main = await run.start({ SHUTDOWN_TIMEOUT_MS: '10000' });
+    const { child, grpcPort, httpPort, exited } = main;
 
     const token = readFileSync(demo.tokenFile, 'utf8');
     const address = `127.0.0.1:${grpcPort}`;
@@ -400,7 +365,7 @@ describe('SIGTERM during a slow fan-out (node dist/main.js)', () => {
         await waitFor(() => demo.istiods.every((istiod) => istiod.streams.length > 0 && istiod.streams.at(-1)!.requests.length > 0)),
       ).toBe(true);
       child.kill('SIGTERM');
-      expect(await waitFor(() => output.includes('SIGTERM received'))).toBe(true);
+      expect(await waitFor(() => main.output.includes('SIGTERM received'))).toBe(true);
 
       // A new connection during the drain: the stream is refused (readiness is already 503).
       const refused = (await lateClient.request(SYNCZ, [], { timeoutMs: 5000 }).catch((e: unknown) => e)) as XdsStatusError;
@@ -415,10 +380,7 @@ describe('SIGTERM during a slow fan-out (node dist/main.js)', () => {
       expect(response.resources.reduce((sum, r) => sum + r.value.length, 0)).toBeGreaterThan(6 * MIB);
       expect(headers['x-istioctl-proxy-missing']).toBeUndefined();
 
-      let timer: NodeJS.Timeout | undefined;
-      const stillRunning = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running'), 12_000)));
-      expect(await Promise.race([exited, stillRunning])).toBe(0);
-      clearTimeout(timer);
+      expect(await exitCodeWithin(exited, 12_000)).toBe(0);
       // After exit nothing listens: a new connection is refused outright.
       const afterExitClient = new XdsClient({ address, plaintext: true, token });
       const gone = (await afterExitClient.request(SYNCZ, [], { timeoutMs: 3000 }).catch((e: unknown) => e)) as XdsStatusError;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -6,11 +6,13 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamLimits } from '../src/modules/aggregation/stream-limits.js';
 import { XdsStatusError, type XdsClient } from '../tools/cli/xds-client.js';
-import { type SimulatedIstiod, type SimulatedIstiodOptions } from '../tools/sim/istiod-simulator.js';
+import { type SimulatedIstiod } from '../tools/sim/istiod-simulator.js';
 import { buildDemoMesh } from '../tools/sim/mesh-fixtures.js';
 import { FakeKubeApi } from './kit/fake-kube-api.js';
 import { startMesh, type MeshHarness } from './kit/mesh-harness.js';
 import { createTokenIssuer, type TokenIssuer } from './kit/test-tokens.js';
+import { startEastWestMesh, stopEastWestMesh, type EastWestMesh } from './kit/test-cluster.js';
+import { startTestCluster, type TestCluster as KitTestCluster } from './kit/test-cluster.js';
 import { waitFor } from './kit/wait-for.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
@@ -53,22 +55,40 @@ function serveTokenReview(kube: FakeKubeApi, tokens: TokenIssuer): TokenReviewAp
 }
 
 /** A cluster: a test Kubernetes API that issues ServiceAccount tokens and reviews them. */
-interface TestCluster {
-  id: string;
-  kube: FakeKubeApi;
-  tokens: TokenIssuer;
-  reviews: TokenReviewApi;
-  kubeconfig: string;
+type TestCluster = KitTestCluster<TokenReviewApi>;
+
+const startCluster = (id: string, dir: string): Promise<TestCluster> => startTestCluster(id, dir, serveTokenReview);
+
+/** One cluster in its own temporary folder, and a proxy that reviews its callers' tokens there. */
+interface ReviewedMesh {
+  dir: string;
+  cluster: TestCluster;
+  mesh: MeshHarness;
 }
 
-async function startCluster(id: string, dir: string): Promise<TestCluster> {
-  const kube = new FakeKubeApi();
-  await kube.start();
-  const tokens = await createTokenIssuer({ issuer: `https://${id}.example/` });
-  const reviews = serveTokenReview(kube, tokens);
-  const kubeconfig = join(dir, `${id}.kubeconfig`);
-  writeFileSync(kubeconfig, kube.kubeconfigYaml());
-  return { id, kube, tokens, reviews, kubeconfig };
+/** AUTH_MODE=tokenreview against one new cluster, `env` on top. */
+async function startReviewedMesh(dirPrefix: string, env: Record<string, string>): Promise<ReviewedMesh> {
+  const dir = mkdtempSync(join(tmpdir(), dirPrefix));
+  const cluster = await startCluster('home', dir);
+  const mesh = await startMesh({
+    istiods: buildDemoMesh(),
+    tokens: cluster.tokens,
+    env: {
+      AUTH_MODE: 'tokenreview',
+      AUTH_KUBECONFIG: cluster.kubeconfig,
+      ...env,
+      JWT_JWKS_FILE: '',
+      JWT_ISSUER: '',
+    },
+  });
+  return { dir, cluster, mesh };
+}
+
+async function stopReviewedMesh(reviewed: ReviewedMesh | undefined): Promise<void> {
+  if (!reviewed) return;
+  await reviewed.mesh.stop();
+  await reviewed.cluster.kube.stop();
+  rmSync(reviewed.dir, { recursive: true, force: true });
 }
 
 interface Outcome {
@@ -93,30 +113,15 @@ async function attempt(client: XdsClient): Promise<Outcome> {
 const streamCount = (istiods: SimulatedIstiod[]) => istiods.reduce((sum, istiod) => sum + istiod.streams.length, 0);
 
 describe('TOKENREVIEW_TIMEOUT_MS, and what a TokenReview must confirm (one cluster)', () => {
-  let dir: string;
+  let reviewed: ReviewedMesh | undefined;
   let cluster: TestCluster;
   let mesh: MeshHarness;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hardening-auth-'));
-    cluster = await startCluster('home', dir);
-    mesh = await startMesh({
-      istiods: buildDemoMesh(),
-      tokens: cluster.tokens,
-      env: {
-        AUTH_MODE: 'tokenreview',
-        AUTH_KUBECONFIG: cluster.kubeconfig,
-        TOKENREVIEW_TIMEOUT_MS: '500',
-        JWT_JWKS_FILE: '',
-        JWT_ISSUER: '',
-      },
-    });
+    reviewed = await startReviewedMesh('hardening-auth-', { TOKENREVIEW_TIMEOUT_MS: '500' });
+    ({ cluster, mesh } = reviewed);
   });
-  afterAll(async () => {
-    await mesh?.stop();
-    await cluster?.kube.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopReviewedMesh(reviewed));
 
   it('ends the call of a client without deadline UNAVAILABLE, naming the API, once a TokenReview goes unanswered for 500 ms', async () => {
     cluster.reviews.answer = 'never';
@@ -176,39 +181,19 @@ describe('TOKENREVIEW_TIMEOUT_MS, and what a TokenReview must confirm (one clust
 
 describe('TOKENREVIEW_TIMEOUT_MS with several clusters (AUTH_CLUSTERS)', () => {
   const TIMEOUT_MS = 1500;
-  let dir: string;
+  let running: EastWestMesh<TokenReviewApi> | undefined;
   let east: TestCluster;
   let west: TestCluster;
   let istiodOwn: TokenIssuer;
   let mesh: MeshHarness;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hardening-auth-clusters-'));
-    [east, west] = await Promise.all([startCluster('east', dir), startCluster('west', dir)]);
-    istiodOwn = await createTokenIssuer();
-    // The external istiod knows both clusters and reviews each token against the `clusterid` the proxy sends.
-    const knowsBoth: Partial<SimulatedIstiodOptions> = {
-      clusterId: 'config',
-      verifyToken: (token) => istiodOwn.verify(token),
-      clusters: { east: (token) => east.tokens.verify(token), west: (token) => west.tokens.verify(token) },
-    };
-    mesh = await startMesh({
-      istiods: buildDemoMesh().map((replica) => ({ ...replica, ...knowsBoth })),
-      tokens: istiodOwn,
-      env: {
-        AUTH_MODE: 'tokenreview',
-        AUTH_CLUSTERS: `east=${east.kubeconfig},west=${west.kubeconfig}`,
-        TOKENREVIEW_TIMEOUT_MS: String(TIMEOUT_MS),
-        JWT_JWKS_FILE: '',
-        JWT_ISSUER: '',
-      },
+    running = await startEastWestMesh('hardening-auth-clusters-', serveTokenReview, {
+      env: { TOKENREVIEW_TIMEOUT_MS: String(TIMEOUT_MS) },
     });
+    ({ east, west, istiodOwn, mesh } = running);
   });
-  afterAll(async () => {
-    await mesh?.stop();
-    await Promise.all([east?.kube.stop(), west?.kube.stop()]);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopEastWestMesh(running));
 
   it('serves a caller of west at once while east does not answer', async () => {
     east.reviews.answer = 'never';
@@ -244,7 +229,7 @@ describe('TOKENREVIEW_TIMEOUT_MS with several clusters (AUTH_CLUSTERS)', () => {
 
 describe('TOKEN_REJECT_CACHE_MS / TOKEN_REJECT_CACHE_SIZE: rejected tokens are remembered, boundedly', () => {
   const MAX_REJECTED = 200;
-  let dir: string;
+  let reviewed: ReviewedMesh | undefined;
   let cluster: TestCluster;
   let foreign: TokenIssuer;
   let mesh: MeshHarness;
@@ -261,26 +246,11 @@ describe('TOKEN_REJECT_CACHE_MS / TOKEN_REJECT_CACHE_SIZE: rejected tokens are r
     Promise.all(Array.from({ length: count }, (_, i) => foreign.mint({ namespace: 'ops', serviceAccount: `sa-${i}` })));
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hardening-auth-rejects-'));
-    cluster = await startCluster('home', dir);
+    reviewed = await startReviewedMesh('hardening-auth-rejects-', { TOKEN_REJECT_CACHE_SIZE: String(MAX_REJECTED) });
+    ({ cluster, mesh } = reviewed);
     foreign = await createTokenIssuer({ issuer: 'https://elsewhere.example/' });
-    mesh = await startMesh({
-      istiods: buildDemoMesh(),
-      tokens: cluster.tokens,
-      env: {
-        AUTH_MODE: 'tokenreview',
-        AUTH_KUBECONFIG: cluster.kubeconfig,
-        TOKEN_REJECT_CACHE_SIZE: String(MAX_REJECTED),
-        JWT_JWKS_FILE: '',
-        JWT_ISSUER: '',
-      },
-    });
   });
-  afterAll(async () => {
-    await mesh?.stop();
-    await cluster?.kube.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopReviewedMesh(reviewed));
 
   it('200 distinct bad tokens sent twice make 200 TokenReviews, not 400', async () => {
     const tokens = await badTokens(200);
@@ -321,32 +291,17 @@ describe('TOKEN_REJECT_CACHE_MS / TOKEN_REJECT_CACHE_SIZE: rejected tokens are r
 
 describe('calls whose token is being verified hold stream slots (MAX_CONCURRENT_STREAMS=4)', () => {
   const REVIEW_DELAY_MS = 2000;
-  let dir: string;
+  let reviewed: ReviewedMesh | undefined;
   let cluster: TestCluster;
   let mesh: MeshHarness;
   let limits: StreamLimits;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hardening-auth-slots-'));
-    cluster = await startCluster('home', dir);
-    mesh = await startMesh({
-      istiods: buildDemoMesh(),
-      tokens: cluster.tokens,
-      env: {
-        AUTH_MODE: 'tokenreview',
-        AUTH_KUBECONFIG: cluster.kubeconfig,
-        MAX_CONCURRENT_STREAMS: '4',
-        JWT_JWKS_FILE: '',
-        JWT_ISSUER: '',
-      },
-    });
+    reviewed = await startReviewedMesh('hardening-auth-slots-', { MAX_CONCURRENT_STREAMS: '4' });
+    ({ cluster, mesh } = reviewed);
     limits = mesh.proxy.app.get(StreamLimits);
   });
-  afterAll(async () => {
-    await mesh?.stop();
-    await cluster?.kube.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopReviewedMesh(reviewed));
 
   const slotsFree = () => waitFor(() => limits.open === 0 && limits.pending === 0, 5000);
   /** Distinct tokens (each its own jti), so that no verification is shared. */

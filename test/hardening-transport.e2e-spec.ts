@@ -1,8 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { constants as http2Constants } from 'node:http2';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import * as grpc from '@grpc/grpc-js';
@@ -16,12 +13,11 @@ import { istioctlNode } from '../tools/cli/istioctl-node.js';
 import { decodeClientConfigs } from '../tools/cli/xds-decoders.js';
 import { XdsStatusError, type XdsStream } from '../tools/cli/xds-client.js';
 import { goTimeNonce } from '../tools/cli/go-time.js';
-import { startDemoMesh, type DemoMesh } from '../tools/demo/demo-mesh.js';
 import type { SimulatedIstiod } from '../tools/sim/istiod-simulator.js';
 import { buildDemoMesh } from '../tools/sim/mesh-fixtures.js';
-import { freePort } from './kit/free-port.js';
 import { startMesh, type MeshHarness } from './kit/mesh-harness.js';
 import { grpcFrame, openRawCall, openRawSession, type RawCall, type RawSession } from './kit/raw-grpc.js';
+import { exitCodeWithin, useDemoWithMain } from './kit/demo-main-process.js';
 import { waitFor } from './kit/wait-for.js';
 
 /*
@@ -391,48 +387,16 @@ describe('behind a gateway: refusals are statuses, not resets', () => {
 });
 
 describe('SIGTERM during a 3 s fan-out (node dist/main.js, PLAINTEXT): the answer is delivered and read, nothing is reset', () => {
-  const mainJs = join(fileURLToPath(new URL('..', import.meta.url)), 'dist/main.js');
-  let demo: DemoMesh;
-  let child: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    demo = await startDemoMesh();
-  });
-  afterAll(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-    await demo?.stop();
-  });
+  const run = useDemoWithMain();
 
   it('GOAWAY NO_ERROR, the full multi-MiB answer to a slow reader, the stream left to the client to close, exit 0', async () => {
+    const { demo } = run;
     for (const istiod of demo.istiods) {
       istiod.knobs.delayMs = 3000;
       istiod.knobs.paddingBytes = 3 * MIB;
     }
-    const grpcPort = await freePort();
-    const httpPort = await freePort();
-    child = spawn(process.execPath, [mainJs], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: String(grpcPort),
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(httpPort),
-        PLAINTEXT: 'true',
-        DISCOVERY: 'static',
-        ISTIOD_ADDRESSES: demo.istiods.map((istiod) => `${istiod.podName}=${istiod.address}`).join(','),
-        UPSTREAM_CA_FILE: demo.caFile,
-        AUTH_MODE: 'jwks',
-        JWT_JWKS_FILE: demo.jwksFile,
-        FANOUT_TIMEOUT_MS: '10000',
-        SHUTDOWN_TIMEOUT_MS: '40000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout?.on('data', (chunk) => (output += chunk));
-    child.stderr?.on('data', (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
-    expect(await waitFor(() => output.includes('serving ADS on'), 15_000)).toBe(true);
+    const main = await run.start({ FANOUT_TIMEOUT_MS: '10000', SHUTDOWN_TIMEOUT_MS: '40000' });
+    const { child, grpcPort, exited } = main;
 
     // istioctl's window (grpc-go grows it to 16 MiB): the answer leaves the proxy at once and
     // waits in the client's buffers while it pauses, the case a server-side close would cut.
@@ -444,7 +408,7 @@ describe('SIGTERM during a 3 s fan-out (node dist/main.js, PLAINTEXT): the answe
         await waitFor(() => demo.istiods.every((istiod) => istiod.streams.length > 0 && istiod.streams.at(-1)!.requests.length > 0)),
       ).toBe(true);
       child.kill('SIGTERM');
-      expect(await waitFor(() => output.includes('SIGTERM received'))).toBe(true);
+      expect(await waitFor(() => main.output.includes('SIGTERM received'))).toBe(true);
 
       // A slow reader: it takes a break as soon as the answer starts coming.
       call.stream.once('data', () => {
@@ -455,7 +419,7 @@ describe('SIGTERM during a 3 s fan-out (node dist/main.js, PLAINTEXT): the answe
         call.nextMessage(),
         call.ended.then((end) => `stream closed before the answer was read: rst ${end.rstCode}, ${end.error?.message ?? 'no error'}`),
       ]);
-      expect(typeof first === 'string' ? first : 'answered', output).toBe('answered');
+      expect(typeof first === 'string' ? first : 'answered', main.output).toBe('answered');
       const answer = decodeResponse(first as Buffer);
       expect(decodeClientConfigs(answer)).toHaveLength(12);
       expect(answer.resources.reduce((sum, r) => sum + r.value.length, 0)).toBeGreaterThan(6 * MIB);
@@ -464,19 +428,16 @@ describe('SIGTERM during a 3 s fan-out (node dist/main.js, PLAINTEXT): the answe
       await sleep(1000);
       expect(call.stream.closed).toBe(false);
       expect(call.stream.destroyed).toBe(false);
-      expect(raw.errors, output).toEqual([]);
-      expect(raw.goaways, output).toEqual([http2Constants.NGHTTP2_NO_ERROR]);
+      expect(raw.errors, main.output).toEqual([]);
+      expect(raw.goaways, main.output).toEqual([http2Constants.NGHTTP2_NO_ERROR]);
       expect(child.exitCode).toBeNull();
 
       // istioctl exits: its connection goes away, and so does the proxy.
       raw.session.destroy();
       const exitedAfterClose = Date.now();
-      let timer: NodeJS.Timeout | undefined;
-      const stillRunning = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('still running'), 5000)));
-      expect(await Promise.race([exited, stillRunning])).toBe(0);
-      clearTimeout(timer);
+      expect(await exitCodeWithin(exited, 5000)).toBe(0);
       expect(Date.now() - exitedAfterClose).toBeLessThan(3000);
-      expect(output).not.toContain('SHUTDOWN_TIMEOUT_MS');
+      expect(main.output).not.toContain('SHUTDOWN_TIMEOUT_MS');
     } finally {
       raw.session.destroy();
     }

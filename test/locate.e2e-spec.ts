@@ -8,6 +8,7 @@ import {
   RECONNECTED_WITH_STALE_COPY,
   WEST_CLUSTER,
 } from '../tools/sim/mesh-fixtures.js';
+import type { Located } from './kit/locate-document.js';
 import { startMesh, type MeshHarness } from './kit/mesh-harness.js';
 
 const DEBUG = 'istio.io/debug';
@@ -17,18 +18,6 @@ const MISSING_PROXY_ID = 'You must provide a proxyID in the query string\n';
 const PRODUCTPAGE = 'productpage-v1-6b746f74dc-9stvs.bookinfo';
 /** In namespace default, on istiod-7d4b9c8f6-abcde. */
 const SLEEP = 'sleep-7b9f8c6d5-q4wzn.default';
-
-interface Located {
-  proxy: string;
-  replicas: Array<{
-    istiod: string;
-    cluster_id: string;
-    istio_version: string;
-    last_updated: string | null;
-    types: Record<string, string>;
-  }>;
-  missing?: string[];
-}
 
 interface Replicas {
   replicas: Array<{

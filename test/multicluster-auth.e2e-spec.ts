@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -8,9 +8,8 @@ import { createCertificateAuthority } from '../src/modules/tls/pki.js';
 import { XdsClient } from '../tools/cli/xds-client.js';
 import { decodeClientConfigs } from '../tools/cli/xds-decoders.js';
 import { XdsStatusError } from '../tools/cli/xds-errors.js';
-import { SimulatedIstiod, type SimulatedIstiodOptions } from '../tools/sim/istiod-simulator.js';
+import { SimulatedIstiod } from '../tools/sim/istiod-simulator.js';
 import { buildDemoMesh } from '../tools/sim/mesh-fixtures.js';
-import { FakeKubeApi } from './kit/fake-kube-api.js';
 import { freePort } from './kit/free-port.js';
 import { serveTokenIssuer, type ReviewCounter } from './kit/issuer-routes.js';
 import { istiodPod } from './kit/istiod-pod.js';
@@ -18,50 +17,18 @@ import { startKubeProxy } from './kit/kube-proxy.js';
 import { captureLogs } from './kit/log-capture.js';
 import { startMesh, type MeshHarness } from './kit/mesh-harness.js';
 import { createTokenIssuer, type TokenIssuer } from './kit/test-tokens.js';
+import { startEastWestMesh, stopEastWestMesh, type EastWestMesh } from './kit/test-cluster.js';
+import { ISTIOD_CLUSTER, multiclusterIstiod, startTestCluster, type TestCluster as KitTestCluster } from './kit/test-cluster.js';
 import { eventually } from './kit/wait-for.js';
+import { failure } from './kit/xds-failure.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
 const ISTIOCTL_SA = { namespace: 'istio-system', serviceAccount: 'default' };
-/** istiod's own cluster (its CLUSTER_ID): the one it reviews tokens against when no `clusterid` is sent. */
-const ISTIOD_CLUSTER = 'config';
 
 /** One remote cluster: a test Kubernetes API that issues ServiceAccount tokens and reviews them. */
-interface TestCluster {
-  id: string;
-  kube: FakeKubeApi;
-  tokens: TokenIssuer;
-  reviews: ReviewCounter;
-  /** A kubeconfig file for its API server. */
-  kubeconfig: string;
-}
+type TestCluster = KitTestCluster<ReviewCounter>;
 
-async function startCluster(id: string, dir: string): Promise<TestCluster> {
-  const kube = new FakeKubeApi();
-  await kube.start();
-  const tokens = await createTokenIssuer({ issuer: `https://${id}.example/` });
-  const reviews = serveTokenIssuer(kube, tokens);
-  const kubeconfig = join(dir, `${id}.kubeconfig`);
-  writeFileSync(kubeconfig, kube.kubeconfigYaml());
-  return { id, kube, tokens, reviews, kubeconfig };
-}
-
-/** An external istiod replica's view of the clusters: its own, plus the remote clusters it serves. */
-function multiclusterIstiod(own: TokenIssuer, remotes: TestCluster[]): Partial<SimulatedIstiodOptions> {
-  return {
-    clusterId: ISTIOD_CLUSTER,
-    verifyToken: (token) => own.verify(token),
-    clusters: Object.fromEntries(remotes.map((cluster) => [cluster.id, (token: string) => cluster.tokens.verify(token)])),
-  };
-}
-
-async function failure(promise: Promise<unknown>): Promise<XdsStatusError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(XdsStatusError);
-  return err as XdsStatusError;
-}
+const startCluster = (id: string, dir: string): Promise<TestCluster> => startTestCluster(id, dir, serveTokenIssuer);
 
 const streamCount = (istiods: SimulatedIstiod[]) => istiods.reduce((sum, istiod) => sum + istiod.streams.length, 0);
 const newStreams = (istiods: SimulatedIstiod[], before: number[]) => istiods.flatMap((istiod, i) => istiod.streams.slice(before[i]));
@@ -69,34 +36,17 @@ const streamCounts = (istiods: SimulatedIstiod[]) => istiods.map((istiod) => ist
 
 describe('AUTH_CLUSTERS: callers of several remote clusters behind one external istiod', () => {
   const logs = captureLogs('info');
-  let dir: string;
+  let running: EastWestMesh<ReviewCounter> | undefined;
   let east: TestCluster;
   let west: TestCluster;
   let istiodOwn: TokenIssuer;
   let mesh: MeshHarness;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'multicluster-auth-'));
-    [east, west] = await Promise.all([startCluster('east', dir), startCluster('west', dir)]);
-    istiodOwn = await createTokenIssuer();
-    const knowsBoth = multiclusterIstiod(istiodOwn, [east, west]);
-    mesh = await startMesh({
-      istiods: buildDemoMesh().map((replica) => ({ ...replica, ...knowsBoth })),
-      tokens: istiodOwn,
-      logger: logs.logger,
-      env: {
-        AUTH_MODE: 'tokenreview',
-        AUTH_CLUSTERS: `east=${east.kubeconfig},west=${west.kubeconfig}`,
-        JWT_JWKS_FILE: '',
-        JWT_ISSUER: '',
-      },
-    });
+    running = await startEastWestMesh('multicluster-auth-', serveTokenIssuer, { logger: logs.logger });
+    ({ east, west, istiodOwn, mesh } = running);
   });
-  afterAll(async () => {
-    await mesh?.stop();
-    await Promise.all([east?.kube.stop(), west?.kube.stop()]);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => stopEastWestMesh(running));
 
   it.each(['east', 'west'])('serves a caller of %s, and every istiod reviews its token against that cluster', async (id) => {
     const cluster = id === 'east' ? east : west;

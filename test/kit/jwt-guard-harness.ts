@@ -2,7 +2,7 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { Logger } from '@nestjs/common';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { RpcException } from '@nestjs/microservices';
-import { beforeEach, expect } from 'vitest';
+import { expect } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { CallerIdentities } from '../../src/modules/auth/caller-identities.js';
 import { CallerIdentity, identityFromSubject } from '../../src/modules/auth/caller-identity.js';
@@ -11,6 +11,7 @@ import { TokenVerifier } from '../../src/modules/auth/token-verifier.js';
 import { VerificationSlots } from '../../src/modules/auth/verification-slots.js';
 import { MetricsService } from '../../src/modules/metrics/metrics.service.js';
 import { captureLogs, LogCapture } from './log-capture.js';
+import { renewBeforeEach } from './renew-before-each.js';
 
 // What the JwtGuard specs (src/modules/auth/jwt.guard*.spec.ts) share: a scripted verifier, counted
 // stream slots, a call's metadata and context, and a guard built on fresh collaborators per test.
@@ -86,33 +87,21 @@ export interface GuardHarness {
 export function guardHarness(): GuardHarness {
   const logs = captureLogs('warn');
   Logger.overrideLogger(logs.logger);
-  let metrics = new MetricsService();
-  let identities = new CallerIdentities();
-  let slots = new CountedSlots();
-  beforeEach(() => {
-    metrics = new MetricsService();
-    identities = new CallerIdentities();
-    slots = new CountedSlots();
-  });
-  return {
-    logs,
-    get identities() {
-      return identities;
+  const harness: GuardHarness & { metrics: MetricsService } = renewBeforeEach(
+    {
+      logs,
+      guard: (verifier: TokenVerifier, env: Record<string, string> = {}) =>
+        new JwtGuard(
+          verifier,
+          harness.identities,
+          loadConfig({ DISCOVERY: 'static', ISTIOD_ADDRESSES: 'a=10.0.0.1:15012', UPSTREAM_INSECURE: 'true', ...env }),
+          harness.metrics,
+          harness.slots,
+        ),
+      verifications: async (result: string) =>
+        (await harness.metrics.tokenVerifications.get()).values.find((v) => v.labels.result === result)?.value ?? 0,
     },
-    get slots() {
-      return slots;
-    },
-    set slots(replacement: CountedSlots) {
-      slots = replacement;
-    },
-    guard: (verifier, env = {}) =>
-      new JwtGuard(
-        verifier,
-        identities,
-        loadConfig({ DISCOVERY: 'static', ISTIOD_ADDRESSES: 'a=10.0.0.1:15012', UPSTREAM_INSECURE: 'true', ...env }),
-        metrics,
-        slots,
-      ),
-    verifications: async (result) => (await metrics.tokenVerifications.get()).values.find((v) => v.labels.result === result)?.value ?? 0,
-  };
+    () => ({ metrics: new MetricsService(), identities: new CallerIdentities(), slots: new CountedSlots() }),
+  );
+  return harness;
 }

@@ -1,5 +1,5 @@
 import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { beforeAll, beforeEach } from 'vitest';
+import { beforeAll } from 'vitest';
 import { ManualClock } from '../../src/common/clock.js';
 import { AuthCluster, AuthClusters } from '../../src/modules/auth/auth-clusters.js';
 import {
@@ -11,6 +11,7 @@ import {
 } from '../../src/modules/auth/caller-identity.js';
 import { TokenReviewer } from '../../src/modules/auth/cluster-token-review.js';
 import { TokenReviewVerifier } from '../../src/modules/auth/tokenreview.verifier.js';
+import { renewBeforeEach } from './renew-before-each.js';
 
 // What the multi-cluster TokenReview specs (src/modules/auth/tokenreview.multicluster*.spec.ts,
 // auth-clusters.spec.ts) share: clusters whose API servers answer when the test says, and a verifier
@@ -78,40 +79,23 @@ export interface MultiClusterHarness {
 /** Call inside a describe(): signs with one key for the whole file and renews the clusters before each test. */
 export function multiClusterHarness(): MultiClusterHarness {
   let key: CryptoKey;
-  let clock = new ManualClock(NOW_S * 1000);
-  let clusters = new AuthClusters({ maxClusters: 10 });
-  let east = new ScriptedCluster('east');
-  let west = new ScriptedCluster('west');
 
   beforeAll(async () => {
     key = (await generateKeyPair('RS256')).privateKey;
   });
-  beforeEach(() => {
-    clock = new ManualClock(NOW_S * 1000);
-    clusters = new AuthClusters({ maxClusters: 10 });
-    east = new ScriptedCluster('east');
-    west = new ScriptedCluster('west');
-    clusters.set(east.asCluster());
-    clusters.set(west.asCluster());
-  });
-
-  return {
-    get clock() {
-      return clock;
+  const harness: MultiClusterHarness = renewBeforeEach(
+    {
+      token: (jti = 'a') => new SignJWT({ sub: SUBJECT, iat: NOW_S, exp: NOW_S + 600, jti }).setProtectedHeader({ alg: 'RS256' }).sign(key),
+      verifier: () => new TokenReviewVerifier({ clusters: harness.clusters, audiences: ['istio-ca'], clock: harness.clock }),
     },
-    get clusters() {
-      return clusters;
+    () => {
+      const clusters = new AuthClusters({ maxClusters: 10 });
+      const east = new ScriptedCluster('east');
+      const west = new ScriptedCluster('west');
+      clusters.set(east.asCluster());
+      clusters.set(west.asCluster());
+      return { clock: new ManualClock(NOW_S * 1000), clusters, east, west };
     },
-    set clusters(replacement: AuthClusters) {
-      clusters = replacement;
-    },
-    get east() {
-      return east;
-    },
-    get west() {
-      return west;
-    },
-    token: (jti = 'a') => new SignJWT({ sub: SUBJECT, iat: NOW_S, exp: NOW_S + 600, jti }).setProtectedHeader({ alg: 'RS256' }).sign(key),
-    verifier: () => new TokenReviewVerifier({ clusters, audiences: ['istio-ca'], clock }),
-  };
+  );
+  return harness;
 }

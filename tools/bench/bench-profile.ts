@@ -1,4 +1,11 @@
 /** Sizes of every scenario: `full` is the issue's benchmark, `smoke` proves the code path in seconds. */
+/** What every scenario sizes: replicas, simulated proxies on each, and its time budget. */
+export interface MeshSizes {
+  istiods: number;
+  proxiesEach: number;
+  budgetMs: number;
+}
+
 export interface BenchProfile {
   name: 'full' | 'smoke';
   reps: number;
@@ -10,19 +17,12 @@ export interface BenchProfile {
    * of "above idle"): upstream connections and startup garbage have settled, no request was made.
    */
   idleSettleMs: number;
-  fanout: { istiods: number; proxiesEach: number; delayMs: number; opsPerRep: number; budgetMs: number };
+  fanout: MeshSizes & { delayMs: number; opsPerRep: number };
   /** `callers`: distinct callers asking for the large mesh at once after the latency phase, min(reps, callerRounds) rounds. */
-  largeMesh: { istiods: number; proxiesEach: number; opsPerRep: number; callers: number; callerRounds: number; budgetMs: number };
-  concurrency: {
-    istiods: number;
-    proxiesEach: number;
-    concurrency: number;
-    requestsPerStream: number;
-    warmupPerStream: number;
-    budgetMs: number;
-  };
-  coalescing: { istiods: number; proxiesEach: number; delayMs: number; burst: number; budgetMs: number };
-  configDump: { istiods: number; proxiesEach: number; othersDelayMs: number; holderDelayMs: number; opsPerRep: number; budgetMs: number };
+  largeMesh: MeshSizes & { opsPerRep: number; callers: number; callerRounds: number };
+  concurrency: MeshSizes & { concurrency: number; requestsPerStream: number; warmupPerStream: number };
+  coalescing: MeshSizes & { delayMs: number; burst: number };
+  configDump: MeshSizes & { othersDelayMs: number; holderDelayMs: number; opsPerRep: number };
 }
 
 export const FULL_PROFILE: BenchProfile = {

@@ -287,6 +287,24 @@ export function noErrors(reports: VariantReport[]): GoalResult {
   return atMost('errors', 'failed or incomplete answers (all variants)', errors, 0);
 }
 
+/** A latency job with the profile's usual settings: the istioctl token, warm-up, repetitions, timeout and budget. */
+export function latencyJob(
+  context: ScenarioContext,
+  environment: Environment,
+  sizes: { opsPerRep: number; budgetMs: number },
+  variants: LatencyJob['variants'],
+): LatencyJob {
+  return {
+    variants,
+    token: context.istioctlToken,
+    warmupOps: context.profile.warmupOps,
+    reps: context.reps,
+    opsPerRep: sizes.opsPerRep,
+    timeoutMs: context.profile.requestTimeoutMs,
+    budgetMs: environment.budget(sizes.budgetMs),
+  };
+}
+
 /** One ProxyGroupSpec-carrying replica spec per index, named `<prefix>-<i>`. */
 export function replicas(count: number, prefix: string, proxiesEach: number, delayMs: (index: number) => number): IstiodSpec[] {
   return Array.from({ length: count }, (_, index) => ({

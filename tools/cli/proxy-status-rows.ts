@@ -1,4 +1,5 @@
 import { timestampMillis, type DiscoveryResponse } from '../../src/common/xds-types.js';
+import { shortType } from '../../src/modules/aggregation/merge/client-config-status.js';
 import { humanDuration } from './go-time.js';
 import { parseNodeMetadata } from './node-metadata.js';
 import { controlPlaneInfo, decodeClientConfigs, type ClientConfig, type GenericXdsConfig } from './xds-decoders.js';
@@ -10,24 +11,8 @@ export const ENDPOINT_TYPE = `${TYPE_PREFIX}envoy.config.endpoint.v3.ClusterLoad
 export const ROUTE_TYPE = `${TYPE_PREFIX}envoy.config.route.v3.RouteConfiguration`;
 export const EXTENSION_CONFIG_TYPE = `${TYPE_PREFIX}envoy.config.core.v3.TypedExtensionConfig`;
 
-/** istio `model.GetShortType`; anything else prints as its full type URL. */
-const SHORT_TYPES: Record<string, string> = {
-  [CLUSTER_TYPE]: 'CDS',
-  [LISTENER_TYPE]: 'LDS',
-  [ROUTE_TYPE]: 'RDS',
-  [ENDPOINT_TYPE]: 'EDS',
-  [`${TYPE_PREFIX}envoy.extensions.transport_sockets.tls.v3.Secret`]: 'SDS',
-  [`${TYPE_PREFIX}istio.networking.nds.v1.NameTable`]: 'NDS',
-  [`${TYPE_PREFIX}istio.mesh.v1alpha1.ProxyConfig`]: 'PCDS',
-  [EXTENSION_CONFIG_TYPE]: 'ECDS',
-  [`${TYPE_PREFIX}istio.workload.Address`]: 'WDS',
-  [`${TYPE_PREFIX}istio.workload.Workload`]: 'WDS',
-  [`${TYPE_PREFIX}istio.security.Authorization`]: 'WADS',
-};
-
-export function shortType(typeUrl: string): string {
-  return SHORT_TYPES[typeUrl] ?? typeUrl;
-}
+/** istio `model.GetShortType`: the proxy's own mapping; anything else prints as its full type URL. */
+export { shortType };
 
 /** The legacy column order istioctl keeps first; other types follow sorted by URL. */
 const CORE_ORDER = [CLUSTER_TYPE, LISTENER_TYPE, ENDPOINT_TYPE, ROUTE_TYPE];

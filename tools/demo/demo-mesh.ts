@@ -38,6 +38,32 @@ export interface DemoMesh {
 }
 
 /**
+ * The proxy's environment in front of a demo mesh on 127.0.0.1: static discovery of its istiods over
+ * TLS, each caller's token reviewed by the cluster that issued it (multicluster meshes).
+ */
+export function demoProxyEnv(
+  mesh: DemoMesh,
+  { grpcPort, httpPort, logLevel }: { grpcPort: string; httpPort: string; logLevel: string },
+): Record<string, string> {
+  return {
+    GRPC_HOST: '127.0.0.1',
+    GRPC_PORT: grpcPort,
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: httpPort,
+    TLS_CERT_FILE: mesh.servingCertFile,
+    TLS_KEY_FILE: mesh.servingKeyFile,
+    DISCOVERY: 'static',
+    ISTIOD_ADDRESSES: mesh.istiods.map((istiod) => `${istiod.podName}=${istiod.address}`).join(','),
+    UPSTREAM_CA_FILE: mesh.caFile,
+    UPSTREAM_SERVER_NAME: DEMO_ISTIOD_SERVER_NAME,
+    // Each caller's token is reviewed by the cluster that issued it, and istiod is told which one.
+    AUTH_MODE: 'tokenreview',
+    AUTH_CLUSTERS: mesh.clusters.map((cluster) => `${cluster.id}=${cluster.kubeconfigFile}`).join(','),
+    LOG_LEVEL: logLevel,
+  };
+}
+
+/**
  * Three simulated istiods on loopback, as an external control plane would run them: TLS from a
  * throwaway CA, tokens checked like istiod does, each replica holding its own sidecars (the demo
  * mesh of mesh-fixtures.ts). `multicluster`: the replicas serve two remote clusters, east and west,

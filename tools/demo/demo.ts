@@ -6,7 +6,7 @@ import pino from 'pino';
 import { PinoLogger } from '../../src/modules/logging/pino-logger.js';
 import { runClient } from '../cli/client.js';
 import { POD_IN_BOTH_CLUSTERS, RECONNECTED_WITH_STALE_COPY, buildMulticlusterMesh, findPodOnThird } from '../sim/mesh-fixtures.js';
-import { startDemoMesh, DEMO_ISTIOD_SERVER_NAME, type DemoCluster, type DemoMesh } from './demo-mesh.js';
+import { startDemoMesh, demoProxyEnv, type DemoCluster, type DemoMesh } from './demo-mesh.js';
 
 /**
  * `npm run demo`: the real proxy on :9090 in front of 3 simulated istiods of an external control
@@ -20,22 +20,13 @@ async function main(): Promise<number> {
   let proxy: RunningProxy | undefined;
   try {
     proxy = await startProxy(
-      loadConfig({
-        GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: grpcPort,
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: process.env.HTTP_PORT ?? '8080',
-        TLS_CERT_FILE: mesh.servingCertFile,
-        TLS_KEY_FILE: mesh.servingKeyFile,
-        DISCOVERY: 'static',
-        ISTIOD_ADDRESSES: mesh.istiods.map((istiod) => `${istiod.podName}=${istiod.address}`).join(','),
-        UPSTREAM_CA_FILE: mesh.caFile,
-        UPSTREAM_SERVER_NAME: DEMO_ISTIOD_SERVER_NAME,
-        // Each caller's token is reviewed by the cluster that issued it, and istiod is told which one.
-        AUTH_MODE: 'tokenreview',
-        AUTH_CLUSTERS: mesh.clusters.map((cluster) => `${cluster.id}=${cluster.kubeconfigFile}`).join(','),
-        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      }),
+      loadConfig(
+        demoProxyEnv(mesh, {
+          grpcPort,
+          httpPort: process.env.HTTP_PORT ?? '8080',
+          logLevel: process.env.LOG_LEVEL ?? 'warn',
+        }),
+      ),
       // The proxy's JSON logs go to stderr so stdout reads like istioctl's output.
       new PinoLogger(process.env.LOG_LEVEL ?? 'warn', pino.destination({ fd: 2, sync: true })),
     );

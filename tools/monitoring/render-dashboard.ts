@@ -13,7 +13,7 @@ import { scrapeMetrics } from '../../test/kit/metrics-scrape.js';
 import { TYPE_CONFIG_DUMP, TYPE_DEBUG, TYPE_SYNCZ } from '../cli/client.js';
 import { XdsClient } from '../cli/xds-client.js';
 import type { XdsStream } from '../cli/xds-stream.js';
-import { startDemoMesh, DEMO_ISTIOD_SERVER_NAME, type DemoMesh } from '../demo/demo-mesh.js';
+import { startDemoMesh, demoProxyEnv, type DemoMesh } from '../demo/demo-mesh.js';
 import { buildMulticlusterMesh, findPodOnThird } from '../sim/mesh-fixtures.js';
 import { dashboardHeight, renderDashboardHtml, type DashboardJson, type PanelLine } from './dashboard-html.js';
 import { evaluate, type Snapshot } from './promql-lite.js';
@@ -142,21 +142,7 @@ async function main(): Promise<number> {
     const grpcPort = await freePort();
     const httpPort = await freePort();
     proxy = await startProxy(
-      loadConfig({
-        GRPC_HOST: '127.0.0.1',
-        GRPC_PORT: String(grpcPort),
-        HTTP_HOST: '127.0.0.1',
-        HTTP_PORT: String(httpPort),
-        TLS_CERT_FILE: mesh.servingCertFile,
-        TLS_KEY_FILE: mesh.servingKeyFile,
-        DISCOVERY: 'static',
-        ISTIOD_ADDRESSES: mesh.istiods.map((istiod) => `${istiod.podName}=${istiod.address}`).join(','),
-        UPSTREAM_CA_FILE: mesh.caFile,
-        UPSTREAM_SERVER_NAME: DEMO_ISTIOD_SERVER_NAME,
-        AUTH_MODE: 'tokenreview',
-        AUTH_CLUSTERS: mesh.clusters.map((cluster) => `${cluster.id}=${cluster.kubeconfigFile}`).join(','),
-        LOG_LEVEL: 'error',
-      }),
+      loadConfig(demoProxyEnv(mesh, { grpcPort: String(grpcPort), httpPort: String(httpPort), logLevel: 'error' })),
       new PinoLogger('error', pino.destination({ fd: 2, sync: true })),
     );
     console.log(

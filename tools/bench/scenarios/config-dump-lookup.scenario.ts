@@ -7,6 +7,7 @@ import {
   noErrors,
   replicas,
   reportVariants,
+  latencyJob,
   variant,
   withEnvironment,
   type Scenario,
@@ -34,19 +35,13 @@ export const configDumpLookupScenario: Scenario = {
     return withEnvironment(context, { istiods }, async (environment) => {
       const request = { typeUrl: CONFIG_DUMP_TYPE_URL, resourceNames: [pod.id], minResources: 1 };
       const cpuBefore = environment.proxy.cpuMs();
-      const result = await environment.runLatency({
-        variants: [
+      const result = await environment.runLatency(
+        latencyJob(context, environment, sizes, [
           { label: 'proxy', addresses: [environment.proxy.address], request },
           { label: 'direct', addresses: [addressOf(environment, holder.name)], request },
           { label: 'client-parallel', addresses: istiods.map(({ name }) => addressOf(environment, name)), mode: 'parallel', request },
-        ],
-        token: context.istioctlToken,
-        warmupOps: context.profile.warmupOps,
-        reps: context.reps,
-        opsPerRep: sizes.opsPerRep,
-        timeoutMs: context.profile.requestTimeoutMs,
-        budgetMs: environment.budget(sizes.budgetMs),
-      });
+        ]),
+      );
       const variants = reportVariants(
         result.variants,
         {

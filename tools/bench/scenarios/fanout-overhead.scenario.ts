@@ -5,6 +5,7 @@ import {
   atMost,
   attempts,
   cpuBreakdown,
+  latencyJob,
   measureLatency,
   measuredOnly,
   noErrors,
@@ -42,20 +43,15 @@ export const fanoutOverheadScenario: Scenario = {
       const slowest = istiods[istiods.length - 1].name;
       const all = istiods.map(({ name }) => addressOf(environment, name));
       const request = (minResources: number) => ({ typeUrl: SYNCZ_TYPE_URL, resourceNames: [], minResources });
-      const { result, proxyCpuMs, proxyCpu, mainThreadShare } = await measureLatency(environment, {
-        variants: [
+      const { result, proxyCpuMs, proxyCpu, mainThreadShare } = await measureLatency(
+        environment,
+        latencyJob(context, environment, sizes, [
           { label: 'proxy', addresses: [environment.proxy.address], request: request(total) },
           { label: 'direct', addresses: [addressOf(environment, slowest)], request: request(sizes.proxiesEach) },
           { label: 'sequential', addresses: all, mode: 'sequential', request: request(total) },
           { label: 'client-parallel', addresses: all, mode: 'parallel', request: request(total) },
-        ],
-        token: context.istioctlToken,
-        warmupOps: context.profile.warmupOps,
-        reps: context.reps,
-        opsPerRep: sizes.opsPerRep,
-        timeoutMs: context.profile.requestTimeoutMs,
-        budgetMs: environment.budget(sizes.budgetMs),
-      });
+        ]),
+      );
       const variants = reportVariants(
         result.variants,
         {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../common/clock.js';
 import { envoyTypes, typeUrlOf } from '../../../common/proto.js';
 import { DiscoveryResponse, ProtoAny } from '../../../common/xds-types.js';
+import type { Located } from '../../../../test/kit/locate-document.js';
 import { answer, debugAny, identifier, instance, request, response } from '../../../../test/kit/xds-fixtures.js';
 import { InstanceError } from '../fanout-result.js';
 import { InstanceHealth } from '../instance-health.js';
@@ -53,18 +54,6 @@ function ask(path: string, answers: ReturnType<typeof answer>[], context: Partia
   expect(merged.resources).toHaveLength(1);
   expect(merged.resources[0].type_url).toBe(DEBUG);
   return Buffer.from(merged.resources[0].value).toString('utf8');
-}
-
-interface Located {
-  proxy: string;
-  replicas: Array<{
-    istiod: string;
-    cluster_id: string;
-    istio_version: string;
-    last_updated: string | null;
-    types: Record<string, string>;
-  }>;
-  missing?: string[];
 }
 
 const located = (body: string) => JSON.parse(body) as Located;
