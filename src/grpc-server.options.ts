@@ -4,10 +4,10 @@ import { HealthImplementation } from 'grpc-health-check';
 import { createServerWithResetLimit, oneRequestAtATime } from './adapters/grpc-js.adapter.js';
 import { NestGrpcTransport, onNestGrpcServer } from './adapters/nest-grpc.adapter.js';
 import { AppConfig } from './config/app-config.js';
-import { ADS_SERVICE, servedAdsPackageDefinition } from './common/proto.js';
+import { ADS_METHOD_FULL_NAME, servedAdsPackageDefinition } from './common/proto.js';
 
 /** Where grpc-js dispatches istioctl's stream. */
-export const ADS_STREAM_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
+export const ADS_STREAM_PATH = `/${ADS_METHOD_FULL_NAME}`;
 
 /** How long an istioctl connection may go without answering a keepalive ping before it is dropped. */
 const KEEPALIVE_TIMEOUT_MS = 20_000;

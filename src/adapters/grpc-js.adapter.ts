@@ -12,6 +12,7 @@ import {
 import type { PackageDefinition, ServiceDefinition as LoadedServiceDefinition } from '@grpc/proto-loader';
 import type { SecureServerOptions, ServerOptions as Http2ServerOptions } from 'node:http2';
 import type { SecureContextOptions } from 'node:tls';
+import { withTimeout } from '../common/with-timeout.js';
 
 /*
  * The one place that leans on @grpc/grpc-js beyond calling it as documented: codecs swapped into
@@ -173,11 +174,8 @@ class MessageGate implements RequestGate {
  * past `timeoutMs`, forceShutdown. Resolves true if every connection closed in time.
  */
 export async function shutdownGracefully(server: Server, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
   const closed = new Promise<boolean>((resolve) => server.tryShutdown(() => resolve(true)));
-  const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
-  const graceful = await Promise.race([closed, expired]);
-  clearTimeout(timer);
+  const graceful = await withTimeout(closed, timeoutMs, () => false);
   if (!graceful) server.forceShutdown();
   return graceful;
 }

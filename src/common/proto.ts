@@ -8,7 +8,7 @@ import { withResponseDeserializer, withResponseSerializer } from '../adapters/gr
 import { decodeDiscoveryResponse, encodeDiscoveryResponse } from './discovery-response.codec.js';
 
 const ADS_PROTO_FILE = 'envoy/service/discovery/v3/ads.proto';
-const ADS_METHOD = 'StreamAggregatedResources';
+export const ADS_METHOD = 'StreamAggregatedResources';
 
 /**
  * Vendored .proto files live at the repository (or image) root. The nearest `proto/` above this
@@ -27,6 +27,8 @@ export const ADS_PROTO = ADS_PROTO_FILE;
 export const CSDS_PROTO = 'envoy/service/status/v3/csds.proto';
 export const CONFIG_DUMP_PROTO = 'envoy/admin/v3/config_dump.proto';
 export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+/** The method's full name (`service/method`), as in grpc-js paths and OpenTelemetry's rpc.method. */
+export const ADS_METHOD_FULL_NAME = `${ADS_SERVICE}/${ADS_METHOD}`;
 
 /**
  * `json: true` is deliberately absent: it would expand `google.protobuf.Any` into JSON and the proxy

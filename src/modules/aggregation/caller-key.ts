@@ -1,6 +1,5 @@
 import { Metadata } from '@grpc/grpc-js';
-import { createHash } from 'node:crypto';
-import { CallerIdentity } from '../auth/caller-identity.js';
+import { CallerIdentity, tokenHash } from '../auth/caller-identity.js';
 import { CallerContext } from './caller-context.js';
 
 /** The subject NoneVerifier gives every caller (AUTH_MODE=none): it names nobody in particular. */
@@ -16,7 +15,7 @@ export function callerKey(caller: CallerContext): string[] {
   const issuing = caller.identity?.clusterId;
   const clusterIds = issuing ? [issuing] : caller.metadata.get('clusterid').map(String);
   if (isVerified(caller.identity)) return [caller.identity.subject, ...clusterIds];
-  return [tokenHash(caller.metadata), ...clusterIds];
+  return [authorizationHash(caller.metadata), ...clusterIds];
 }
 
 /**
@@ -26,7 +25,7 @@ export function callerKey(caller: CallerContext): string[] {
  * so it never contains the token.
  */
 export function limitKey(identity: CallerIdentity | undefined, metadata: Metadata): string {
-  if (!isVerified(identity)) return `unverified token ${tokenHash(metadata).slice(0, 16)}`;
+  if (!isVerified(identity)) return `unverified token ${authorizationHash(metadata).slice(0, 16)}`;
   return identity.clusterId ? `${identity.subject} of cluster ${identity.clusterId}` : identity.subject;
 }
 
@@ -34,7 +33,6 @@ function isVerified(identity: CallerIdentity | undefined): identity is CallerIde
   return identity !== undefined && identity.subject !== UNVERIFIED_SUBJECT;
 }
 
-function tokenHash(metadata: Metadata): string {
-  const token = metadata.get('authorization').map(String).join(',');
-  return createHash('sha256').update(token).digest('base64url');
+function authorizationHash(metadata: Metadata): string {
+  return tokenHash(metadata.get('authorization').map(String).join(','));
 }

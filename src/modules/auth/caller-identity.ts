@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /** Who is calling, as established by the token verifier. */
 export interface CallerIdentity {
   /** e.g. `system:serviceaccount:istio-system:default`. */
@@ -49,4 +50,9 @@ export class VerifierUnavailable extends Error {
     super(reason);
     this.name = 'VerifierUnavailable';
   }
+}
+
+/** How a token is named in caches and keys: its SHA-256, never the token itself. */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
 }

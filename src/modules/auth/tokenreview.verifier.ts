@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Clock } from '../../common/clock.js';
 import { AuthCluster, AuthClusters } from './auth-clusters.js';
-import { CallerIdentity, TokenRejected, TokenUnverifiable, VerifierUnavailable } from './caller-identity.js';
+import { CallerIdentity, TokenRejected, TokenUnverifiable, VerifierUnavailable, tokenHash } from './caller-identity.js';
 import { ClusterTokenReview, TokenReviewOutcome } from './cluster-token-review.js';
 import { CLOCK_SKEW_SECONDS, unverifiedClaims } from './jwt-claims.js';
 import { RejectedTokens } from './rejected-tokens.js';
@@ -80,7 +79,7 @@ export class TokenReviewVerifier extends TokenVerifier {
     // Cheap local checks first: no API round trip for a token that cannot be valid.
     if (claims.exp !== undefined && claims.exp <= nowSeconds) throw new TokenRejected('token expired');
     if (claims.nbf !== undefined && claims.nbf > nowSeconds + CLOCK_SKEW_SECONDS) throw new TokenRejected('token not yet valid');
-    const key = createHash('sha256').update(token).digest('base64url');
+    const key = tokenHash(token);
     const cached = this.cache.get(key);
     if (cached && cached.expiresAtMs > now && this.clusters.isCurrent(cached.cluster)) {
       this.options.onCacheHit?.();

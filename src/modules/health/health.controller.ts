@@ -2,6 +2,7 @@ import { Controller, Get, Inject } from '@nestjs/common';
 import { HealthCheck, HealthCheckResult, HealthCheckService, HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { APP_CONFIG, AppConfig } from '../../config/app-config.js';
 import { CheckResult, INDICATOR_TIMEOUT_MS, ReadinessService } from './readiness.service.js';
+import { withTimeout } from '../../common/with-timeout.js';
 
 /** How long readyz waits for one indicator: probes inside get INDICATOR_TIMEOUT_MS, plus a margin to report their own outcome. */
 export const INDICATOR_DEADLINE_MS = INDICATOR_TIMEOUT_MS + 500;
@@ -45,14 +46,10 @@ export class HealthController {
 
 /** The check's result; down when it throws, rejects, or has not settled within `timeoutMs`. */
 function settleWithin(check: () => CheckResult | Promise<CheckResult>, timeoutMs: number): Promise<CheckResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<CheckResult>((resolve) => {
-    timer = setTimeout(() => resolve(down(`check timed out after ${timeoutMs} ms`)), timeoutMs);
-  });
   const settled = Promise.resolve()
     .then(check)
     .catch((err: unknown) => down(err instanceof Error ? err.message : String(err)));
-  return Promise.race([settled, timedOut]).finally(() => clearTimeout(timer));
+  return withTimeout(settled, timeoutMs, () => down(`check timed out after ${timeoutMs} ms`));
 }
 
 function down(reason: string): CheckResult {

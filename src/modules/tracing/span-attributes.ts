@@ -2,6 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
 import type { Attributes } from '@opentelemetry/api';
 import { ATTR_ERROR_TYPE, ATTR_RPC_METHOD, ATTR_RPC_STATUS_CODE, ATTR_RPC_SYSTEM_NAME } from '@opentelemetry/semantic-conventions';
+import { ADS_METHOD_FULL_NAME } from '../../common/proto.js';
 
 /**
  * The proxy's own span attributes (the semantic conventions have none for xDS). Values are bounded:
@@ -34,7 +35,7 @@ export const ATTR = {
 export const MAX_ATTRIBUTE_CHARS = 256;
 export const MAX_LISTED = 16;
 
-export const ADS_METHOD = 'envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
+export const ADS_METHOD = ADS_METHOD_FULL_NAME;
 export const GRPC_CALL: Attributes = { [ATTR_RPC_SYSTEM_NAME]: 'grpc', [ATTR_RPC_METHOD]: ADS_METHOD };
 
 export function bounded(value: string, max = MAX_ATTRIBUTE_CHARS): string {

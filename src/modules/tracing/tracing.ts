@@ -8,6 +8,7 @@ import type { CallerIdentity } from '../auth/caller-identity.js';
 import { RequestSummary, RequestTrace } from './request-trace.js';
 import { ATTR, GRPC_CALL, bounded, boundedList, grpcCodeOf, grpcMessageOf, shortType, statusAttributes } from './span-attributes.js';
 import { NOOP_TRACING_BACKEND, TracingBackend } from './tracing-backend.js';
+import { withTimeout } from '../../common/with-timeout.js';
 
 /** Who asked: the call's metadata (for `traceparent`) and, once verified, the identity (CallerContext fits). */
 export interface TracedCaller {
@@ -105,15 +106,12 @@ export class Tracing implements OnApplicationShutdown {
    * unreachable collector (the exporter retries) must not hold the process past its grace period.
    */
   async onApplicationShutdown(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
     const flushed = this.backend.shutdown().then(
       () => true,
       (err: unknown) => this.logger.warn(`spans not exported at shutdown: ${err instanceof Error ? err.message : String(err)}`),
     );
-    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), SHUTDOWN_FLUSH_MS)));
-    if ((await Promise.race([flushed, timedOut])) === false)
+    if ((await withTimeout(flushed, SHUTDOWN_FLUSH_MS, () => false)) === false)
       this.logger.warn(`spans not exported within ${SHUTDOWN_FLUSH_MS} ms of shutdown`);
-    clearTimeout(timer);
   }
 
   private parentOf(metadata: Metadata): Context {

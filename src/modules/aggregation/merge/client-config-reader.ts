@@ -1,5 +1,6 @@
 import protobuf from 'protobufjs';
 import { WIRE_LENGTH_DELIMITED, WIRE_VARINT, endOf } from '../../../common/protobuf-wire.js';
+import type { ProtoAny } from '../../../common/xds-types.js';
 
 export const CLIENT_CONFIG_TYPE_URL = 'type.googleapis.com/envoy.service.status.v3.ClientConfig';
 
@@ -160,4 +161,14 @@ export function readTimestamp(reader: protobuf.Reader, end: number): number {
     else reader.skipType(tag & 7);
   }
   return seconds * 1000 + Math.floor(nanos / 1e6);
+}
+
+/** The key of a syncz resource, or undefined when it is not a ClientConfig this reader can parse. */
+export function tryReadClientConfigKey(resource: ProtoAny): ClientConfigKey | undefined {
+  if (resource.type_url !== CLIENT_CONFIG_TYPE_URL) return undefined;
+  try {
+    return readClientConfigKey(resource.value);
+  } catch {
+    return undefined;
+  }
 }

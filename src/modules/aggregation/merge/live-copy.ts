@@ -21,7 +21,9 @@ export type LiveCopyRule = 'non-stale' | 'newest' | 'first';
  */
 export function pickLiveCopy<T extends CopyFacts>(copies: readonly T[]): { winner: T; rule: LiveCopyRule } {
   let winner = copies[0];
-  for (const copy of copies.slice(1)) if (isMoreLive(copy, winner)) winner = copy;
+  // Nearly every proxy has one copy, and syncz answers hold thousands: no allocation for those.
+  if (copies.length === 1) return { winner, rule: 'non-stale' };
+  for (let i = 1; i < copies.length; i++) if (isMoreLive(copies[i], winner)) winner = copies[i];
   const rivals = copies.filter((copy) => copy !== winner && copy.stale === winner.stale);
   if (rivals.length === 0) return { winner, rule: 'non-stale' };
   return { winner, rule: rivals.every((copy) => copy.lastUpdatedMs < winner.lastUpdatedMs) ? 'newest' : 'first' };

@@ -1,7 +1,7 @@
 import { DiscoveryRequest, ProtoAny } from '../../../common/xds-types.js';
 import { InstanceAnswer, InstanceError } from '../fanout-result.js';
 import { InstanceHealthRecord } from '../instance-health.js';
-import { CLIENT_CONFIG_TYPE_URL, ClientConfigKey, readClientConfigKey } from './client-config-reader.js';
+import { CLIENT_CONFIG_TYPE_URL, tryReadClientConfigKey } from './client-config-reader.js';
 import { readProxySyncStatus } from './client-config-status.js';
 import { parseIdentifier } from './control-plane.js';
 import { tryParse } from './debug-json-union.js';
@@ -61,7 +61,7 @@ function locateDocument({ answers, failed }: ProxyPathInput, proxy: string, clus
   for (const { instance, response } of answers) {
     const found: LocateEntry[] = [];
     for (const resource of response.resources) {
-      const key = keyOf(resource);
+      const key = tryReadClientConfigKey(resource);
       if (!key || key.nodeId !== proxy || (cluster !== undefined && key.clusterId !== cluster)) continue;
       const status = statusOf(resource);
       if (!status) continue;
@@ -147,15 +147,6 @@ function render(value: unknown, pretty: boolean): string {
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-function keyOf(resource: ProtoAny): ClientConfigKey | undefined {
-  if (resource.type_url !== CLIENT_CONFIG_TYPE_URL) return undefined;
-  try {
-    return readClientConfigKey(resource.value);
-  } catch {
-    return undefined;
-  }
 }
 
 function statusOf(resource: ProtoAny): ReturnType<typeof readProxySyncStatus> | undefined {

@@ -1,7 +1,8 @@
 import { DiscoveryRequest, DiscoveryResponse, ProtoAny } from '../../../common/xds-types.js';
 import { InstanceAnswer } from '../fanout-result.js';
-import { CLIENT_CONFIG_TYPE_URL, ClientConfigKey, readClientConfigKey } from './client-config-reader.js';
+import { ClientConfigKey, tryReadClientConfigKey } from './client-config-reader.js';
 import { LiveCopyTally } from './live-copy.js';
+import { SYNCZ_TYPE_URL } from './proxy-paths.js';
 import { MergeContext, MergeStrategy, emptyResponse } from './merge-strategy.js';
 
 interface Copy extends ClientConfigKey {
@@ -14,7 +15,7 @@ interface Copy extends ClientConfigKey {
  * serve several clusters running the same pod name. The same proxy on two replicas (a reconnect)
  * is reported once, by its live copy (live-copy.ts). Output keeps the order of first appearance.
  */
-@MergeStrategy('istio.io/debug/syncz')
+@MergeStrategy(SYNCZ_TYPE_URL)
 export class SynczStrategy implements MergeStrategy {
   readonly name = 'syncz';
 
@@ -23,7 +24,7 @@ export class SynczStrategy implements MergeStrategy {
     const passthrough: ProtoAny[] = [];
     for (const { response } of answers) {
       for (const resource of response.resources) {
-        const key = resource.type_url === CLIENT_CONFIG_TYPE_URL ? safeKey(resource) : undefined;
+        const key = tryReadClientConfigKey(resource);
         if (!key?.nodeId) {
           passthrough.push(resource); // not a ClientConfig we can read: never drop data silently
           continue;
@@ -40,13 +41,5 @@ export class SynczStrategy implements MergeStrategy {
     const summary = tally.describe('syncz', 'last_updated');
     if (summary) context.log(summary);
     return response;
-  }
-}
-
-function safeKey(resource: ProtoAny): ClientConfigKey | undefined {
-  try {
-    return readClientConfigKey(resource.value);
-  } catch {
-    return undefined;
   }
 }
