@@ -19,7 +19,7 @@ export function loadKubeConfig(context?: string, kubeconfigPath?: string, variab
     kc.setCurrentContext(context);
   }
   if (!kc.getCurrentCluster()) {
-    throw new ConfigError('KUBECONFIG', 'names no cluster: run in a pod, or point KUBECONFIG at a kubeconfig file');
+    throw new ConfigError(variable, `names no cluster: run in a pod, or point ${variable} at a kubeconfig file`);
   }
   return kc;
 }

@@ -54,5 +54,6 @@ describe('KubeConfigLoader', () => {
     const empty = join(dir, 'empty');
     writeFileSync(empty, 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n');
     await expect(sut.load({ path: empty })).rejects.toThrow('KUBECONFIG names no cluster');
+    await expect(sut.load({ path: empty, variable: 'AUTH_KUBECONFIG' })).rejects.toThrow('AUTH_KUBECONFIG names no cluster');
   });
 });
