@@ -34,30 +34,126 @@ export function decodeDiscoveryResponse(buffer: Buffer): DiscoveryResponse {
   return response;
 }
 
-export function encodeDiscoveryResponse(response: DiscoveryResponse): Buffer {
-  const writer = protobuf.Writer.create();
-  if (response.version_info) writer.uint32(tag(RESPONSE.versionInfo, LENGTH_DELIMITED)).string(response.version_info);
-  for (const resource of response.resources) {
-    writer.uint32(tag(RESPONSE.resources, LENGTH_DELIMITED)).fork();
-    if (resource.type_url) writer.uint32(tag(ANY.typeUrl, LENGTH_DELIMITED)).string(resource.type_url);
-    if (resource.value.length > 0) writer.uint32(tag(ANY.value, LENGTH_DELIMITED)).bytes(resource.value);
-    writer.ldelim();
+/** Bytes gRPC puts before every message on the wire: a compressed flag and a 32-bit big-endian length. */
+export const GRPC_FRAME_HEADER_BYTES = 5;
+
+/** Returns `size` writable bytes (contents unspecified) for one whole gRPC frame: header, then message. */
+export type FrameAllocator = (size: number) => Buffer;
+
+/**
+ * Encodes in two passes: sizes first, then every field written once into one buffer of exactly the
+ * right size, which also holds the gRPC frame header in front of the message (written here). The
+ * returned message is a view starting after that header, so the transport can send header and message
+ * without copying (see `sendPreframedResponses` in the grpc-js adapter); any other caller just sees an
+ * exactly-sized message. Payloads (`Any.value`) are copied once, from the istiod answers they view.
+ */
+export function encodeDiscoveryResponse(
+  response: DiscoveryResponse,
+  allocate: FrameAllocator = (size) => Buffer.allocUnsafe(size),
+): Buffer {
+  const sizes = new Int32Array(response.resources.length);
+  const typeUrls = new StringSizes();
+  let size = stringFieldSize(response.version_info);
+  for (let i = 0; i < response.resources.length; i++) {
+    const resource = response.resources[i];
+    const anySize = (resource.type_url ? fieldSize(typeUrls.byteLength(resource.type_url)) : 0) + bytesFieldSize(resource.value.length);
+    sizes[i] = anySize;
+    size += fieldSize(anySize);
   }
-  if (response.canary) writer.uint32(tag(RESPONSE.canary, VARINT)).bool(true);
-  if (response.type_url) writer.uint32(tag(RESPONSE.typeUrl, LENGTH_DELIMITED)).string(response.type_url);
-  if (response.nonce) writer.uint32(tag(RESPONSE.nonce, LENGTH_DELIMITED)).string(response.nonce);
+  if (response.canary) size += 2;
+  size += stringFieldSize(response.type_url) + stringFieldSize(response.nonce);
+  const identifier = response.control_plane?.identifier ?? '';
+  const controlPlaneSize = stringFieldSize(identifier);
+  if (response.control_plane) size += fieldSize(controlPlaneSize);
+
+  const frame = allocate(GRPC_FRAME_HEADER_BYTES + size);
+  frame[0] = 0; // not compressed
+  frame.writeUInt32BE(size, 1);
+  let at = GRPC_FRAME_HEADER_BYTES;
+  at = writeString(frame, at, RESPONSE.versionInfo, response.version_info);
+  for (let i = 0; i < response.resources.length; i++) {
+    const { type_url: typeUrl, value } = response.resources[i];
+    at = writeLengthPrefix(frame, at, RESPONSE.resources, sizes[i]);
+    if (typeUrl) {
+      at = writeLengthPrefix(frame, at, ANY.typeUrl, typeUrls.byteLength(typeUrl));
+      at += frame.write(typeUrl, at, 'utf8');
+    }
+    if (value.length > 0) {
+      at = writeLengthPrefix(frame, at, ANY.value, value.length);
+      frame.set(value, at);
+      at += value.length;
+    }
+  }
+  if (response.canary) {
+    frame[at++] = tag(RESPONSE.canary, VARINT);
+    frame[at++] = 1;
+  }
+  at = writeString(frame, at, RESPONSE.typeUrl, response.type_url);
+  at = writeString(frame, at, RESPONSE.nonce, response.nonce);
   if (response.control_plane) {
-    writer.uint32(tag(RESPONSE.controlPlane, LENGTH_DELIMITED)).fork();
-    if (response.control_plane.identifier)
-      writer.uint32(tag(CONTROL_PLANE.identifier, LENGTH_DELIMITED)).string(response.control_plane.identifier);
-    writer.ldelim();
+    at = writeLengthPrefix(frame, at, RESPONSE.controlPlane, controlPlaneSize);
+    at = writeString(frame, at, CONTROL_PLANE.identifier, identifier);
   }
-  // In Node, protobufjs's writer is a BufferWriter: finish() returns one exactly-sized Buffer.
-  return writer.finish() as Buffer;
+  // Every byte must have been written: a reused buffer still holds an earlier answer.
+  if (at !== frame.length) throw new Error(`DiscoveryResponse encoder wrote ${at} of ${frame.length} bytes`);
+  return frame.subarray(GRPC_FRAME_HEADER_BYTES);
+}
+
+/** UTF-8 byte lengths of strings, remembering the last one: the resources of an answer share one type URL. */
+class StringSizes {
+  private last = '';
+  private lastLength = 0;
+
+  byteLength(value: string): number {
+    if (value !== this.last) {
+      this.last = value;
+      this.lastLength = Buffer.byteLength(value, 'utf8');
+    }
+    return this.lastLength;
+  }
 }
 
 function tag(field: number, wireType: number): number {
   return ((field << 3) | wireType) >>> 0;
+}
+
+function varintSize(value: number): number {
+  let bytes = 1;
+  while (value >= 0x80) {
+    value = Math.floor(value / 128);
+    bytes++;
+  }
+  return bytes;
+}
+
+/** A length-delimited field of `length` bytes, tag included (field numbers here are all < 16: one tag byte). */
+function fieldSize(length: number): number {
+  return 1 + varintSize(length) + length;
+}
+
+/** proto3: an empty string or bytes field is not written. */
+function stringFieldSize(value: string): number {
+  return value ? fieldSize(Buffer.byteLength(value, 'utf8')) : 0;
+}
+
+function bytesFieldSize(length: number): number {
+  return length > 0 ? fieldSize(length) : 0;
+}
+
+function writeLengthPrefix(buffer: Buffer, at: number, field: number, length: number): number {
+  buffer[at++] = tag(field, LENGTH_DELIMITED);
+  while (length >= 0x80) {
+    buffer[at++] = (length & 0x7f) | 0x80;
+    length = Math.floor(length / 128);
+  }
+  buffer[at++] = length;
+  return at;
+}
+
+function writeString(buffer: Buffer, at: number, field: number, value: string): number {
+  if (!value) return at;
+  at = writeLengthPrefix(buffer, at, field, Buffer.byteLength(value, 'utf8'));
+  return at + buffer.write(value, at, 'utf8');
 }
 
 function readAny(reader: protobuf.Reader, buffer: Buffer): ProtoAny {

@@ -36,6 +36,8 @@ export interface AppConfig {
   responseCacheMs: number;
   /** RESPONSE_CACHE_MAX_BYTES: the response cache's bound; the oldest entries go first past it. */
   responseCacheMaxBytes: number;
+  /** ANSWER_BUFFER_POOL_BYTES: buffers of sent answers (1 MiB and up) kept for the next large answers; 0 keeps none. */
+  answerBufferPoolBytes: number;
   /** MAX_INFLIGHT_ANSWER_BYTES: istiod answers held at once; fan-outs past it wait their turn. */
   maxInflightAnswerBytes: number;
   /** ANSWER_BUDGET_WAIT_MS: how long a fan-out may wait for answer memory before RESOURCE_EXHAUSTED. */

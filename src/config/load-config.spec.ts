@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       upstreamServerName: 'istiod.istio-system.svc',
       upstreamKeepaliveMs: 30_000,
       responseCacheMaxBytes: 64 * 1024 * 1024,
+      answerBufferPoolBytes: 64 * 1024 * 1024,
       maxInflightAnswerBytes: 512 * 1024 * 1024,
       answerBudgetWaitMs: 30_000,
       answerBudgetMaxWaiting: 1000,

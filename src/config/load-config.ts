@@ -53,6 +53,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     mergePlugins: read.list('MERGE_PLUGINS'),
     responseCacheMs: read.integer('RESPONSE_CACHE_MS', 0, { min: 0, max: 600_000 }),
     responseCacheMaxBytes: read.integer('RESPONSE_CACHE_MAX_BYTES', 64 * MIB, { min: 0, max: MAX_MEMORY_BYTES }),
+    answerBufferPoolBytes: read.integer('ANSWER_BUFFER_POOL_BYTES', 64 * MIB, { min: 0, max: MAX_MEMORY_BYTES }),
     maxInflightAnswerBytes: read.integer('MAX_INFLIGHT_ANSWER_BYTES', 512 * MIB, { min: MIB, max: MAX_MEMORY_BYTES }),
     answerBudgetWaitMs: read.integer('ANSWER_BUDGET_WAIT_MS', 30_000, { min: 0, max: 600_000 }),
     answerBudgetMaxWaiting: read.integer('ANSWER_BUDGET_MAX_WAITING', 1000, { min: 0, max: 1_000_000 }),
