@@ -23,10 +23,11 @@ const FRAME_HEADER_BYTES = 5;
  * of the message it returns (encodeDiscoveryResponse does) is sent as header + message in place; any
  * other message is framed with a copy as before, so the bytes on the wire are the same either way.
  *
- * `onSent(frame)` is called when grpc-js reports a frame written (the connection has taken every
- * byte): only then may its buffer be reused. Must be the first interceptor of the server, where grpc-js
- * hands over its BaseServerInterceptingCall; anywhere else, or after a grpc-js change that removes
- * these members, responses are framed by grpc-js as usual (the adapter spec fails loudly then).
+ * `onSent(frame)` is called when grpc-js reports a frame sent in place as written (the connection has
+ * taken every byte): only then may its buffer be reused. Frames grpc-js copied are not reported. Must
+ * be the first interceptor of the server, where grpc-js hands over its BaseServerInterceptingCall;
+ * anywhere else, or after a grpc-js change that removes these members, responses are framed by
+ * grpc-js as usual (the adapter spec fails loudly then).
  */
 export function sendPreframedResponses(methodPath: string, onSent: (frame: Buffer) => void = () => undefined): ServerInterceptor {
   return (method, call) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clientConfigAny, debugAny, identifier, response } from '../../test/kit/xds-fixtures.js';
-import { decodeDiscoveryResponse, encodeDiscoveryResponse } from './discovery-response.codec.js';
+import { GRPC_FRAME_HEADER_BYTES, decodeDiscoveryResponse, encodeDiscoveryResponse } from './discovery-response.codec.js';
 import { adsPackageDefinition } from './proto.js';
 import { DiscoveryResponse } from './xds-types.js';
 
@@ -58,5 +58,64 @@ describe('DiscoveryResponse fast codec', () => {
       nonce: '',
       control_plane: null,
     });
+  });
+});
+
+describe('DiscoveryResponse encoder: one pass into the gRPC frame', () => {
+  /** Payload sizes whose length prefixes take 1, 2, 3 and 4 varint bytes, and type URLs of 1-byte and multi-byte characters. */
+  function varied(): DiscoveryResponse {
+    const payload = (length: number, fill: number) => Buffer.alloc(length, fill);
+    return {
+      ...response('istio.io/debug/syncz', [
+        { type_url: 'istio.io/debug', value: payload(5, 1) },
+        { type_url: 'istio.io/debug', value: payload(200, 2) },
+        { type_url: 'type.googleapis.com/ünïcödé.類型', value: payload(20_000, 3) },
+        { type_url: 't', value: payload(3_000_000, 4) },
+        { type_url: 'istio.io/debug', value: payload(128, 5) },
+      ]),
+      version_info: 'v-é'.repeat(50),
+      nonce: 'n'.repeat(300),
+      canary: true,
+      control_plane: { identifier: '{"id":"é"}' },
+    };
+  }
+
+  it('encodes byte for byte what the generic codec encodes, whatever the length prefixes and UTF-8 widths', () => {
+    const message = varied();
+    expect(encodeDiscoveryResponse(message).equals(generic.responseSerialize(message))).toBe(true);
+  });
+
+  it('writes the gRPC frame header (uncompressed, big-endian length) in the same buffer, just before the message', () => {
+    const message = encodeDiscoveryResponse(varied());
+    expect(message.byteOffset).toBe(GRPC_FRAME_HEADER_BYTES);
+    const header = Buffer.from(message.buffer, 0, GRPC_FRAME_HEADER_BYTES);
+    expect(header[0]).toBe(0);
+    expect(header.readUInt32BE(1)).toBe(message.length);
+  });
+
+  it('writes every byte of a reused buffer: leftovers of an earlier answer never reach the wire', () => {
+    const message = varied();
+    const expected = generic.responseSerialize(message);
+    const dirty = Buffer.alloc(expected.length + GRPC_FRAME_HEADER_BYTES + 100, 0xee);
+    const sizes: number[] = [];
+    const encoded = encodeDiscoveryResponse(message, (size) => {
+      sizes.push(size);
+      return dirty.subarray(0, size);
+    });
+    expect(sizes).toEqual([expected.length + GRPC_FRAME_HEADER_BYTES]);
+    expect(encoded.equals(expected)).toBe(true);
+    expect(encoded.buffer).toBe(dirty.buffer);
+  });
+
+  it('omits an empty type URL (proto3 default), which the generic codec reads back as empty', () => {
+    const message = response('istio.io/debug', [{ type_url: '', value: Buffer.from('body') }]);
+    expect(generic.responseDeserialize(encodeDiscoveryResponse(message)).resources[0]).toMatchObject({ type_url: '' });
+  });
+
+  it('encodes an empty message as an empty frame', () => {
+    const empty: DiscoveryResponse = { version_info: '', resources: [], type_url: '', nonce: '', control_plane: null };
+    const encoded = encodeDiscoveryResponse(empty);
+    expect(encoded.length).toBe(0);
+    expect(Buffer.from(encoded.buffer, encoded.byteOffset - GRPC_FRAME_HEADER_BYTES, GRPC_FRAME_HEADER_BYTES)).toEqual(Buffer.alloc(5));
   });
 });
