@@ -6,7 +6,9 @@ import { AppModule } from './app.module.js';
 import { ADS_SERVICE } from './common/proto.js';
 import { AppConfig } from './config/app-config.js';
 import { shutdownGracefully } from './adapters/grpc-js.adapter.js';
+import { FramePool } from './common/frame-pool.js';
 import { grpcTransport } from './grpc-server.options.js';
+import { MetricsService } from './modules/metrics/metrics.service.js';
 import { LifecycleService } from './modules/lifecycle/lifecycle.service.js';
 import { PinoLogger } from './modules/logging/pino-logger.js';
 import { createServingCredentials } from './modules/tls/serving-credentials.js';
@@ -41,10 +43,14 @@ export async function startProxy(config: AppConfig, logger?: LoggerService | fal
     new Logger('Tls'),
   );
   const grpcHealth = new HealthImplementation({ '': 'NOT_SERVING', [ADS_SERVICE]: 'NOT_SERVING' });
-  const grpc = grpcTransport(config, serving.credentials, grpcHealth);
+  let poolGauge: ((bytes: number) => void) | undefined; // the metrics exist once the app does
+  const framePool = new FramePool(config.answerBufferPoolBytes, (bytes) => poolGauge?.(bytes));
+  const grpc = grpcTransport(config, serving.credentials, grpcHealth, framePool);
   let app: INestApplication | undefined;
   try {
     app = await NestFactory.create(AppModule.forRoot(config, grpcHealth), { logger: appLogger, abortOnError: false });
+    const metrics = app.get(MetricsService);
+    poolGauge = (bytes) => metrics.answerBufferPoolBytes.set(bytes);
     app.connectMicroservice({ strategy: grpc }, { inheritAppConfig: true });
     await app.startAllMicroservices();
     await app.listen(config.httpPort, config.httpHost);

@@ -78,6 +78,10 @@ const METRICS = {
     'answer_budget_reserved_bytes',
     'Bytes of istiod answers reserved by running fan-outs (bounded by MAX_INFLIGHT_ANSWER_BYTES)',
   ),
+  answerBufferPoolBytes: gauge(
+    'answer_buffer_pool_bytes',
+    "Bytes of sent answers' buffers kept to encode the next large answers into (bounded by ANSWER_BUFFER_POOL_BYTES)",
+  ),
   answerBudgetWaiting: gauge('answer_budget_waiting', 'Fan-outs waiting for answer memory (bounded by ANSWER_BUDGET_MAX_WAITING)'),
   answerBudgetQueued: counter('answer_budget_queued_total', 'Fan-outs that had to wait for answer memory before starting'),
   answerBudgetRejected: counter(
