@@ -43,6 +43,28 @@ describe('DiscoveryResponse fast codec', () => {
     );
   });
 
+  it('reads type URLs of equal length but different bytes apart, and the same type URL as one string', () => {
+    const message = response('t', [
+      { type_url: 'type.a', value: Buffer.from('1') },
+      { type_url: 'type.a', value: Buffer.from('2') },
+      { type_url: 'type.b', value: Buffer.from('3') },
+      { type_url: 'type.a', value: Buffer.from('4') },
+    ]);
+    expect(decodeDiscoveryResponse(encodeDiscoveryResponse(message)).resources.map((r) => r.type_url)).toEqual([
+      'type.a',
+      'type.a',
+      'type.b',
+      'type.a',
+    ]);
+  });
+
+  it('refuses an Any whose value runs past its message instead of cutting it short', () => {
+    const bytes = Buffer.from(encodeDiscoveryResponse(response('t', [{ type_url: 'x', value: Buffer.alloc(10, 1) }])));
+    const valueLength = bytes.indexOf(Buffer.from([0x12, 10])) + 1; // Any.value: tag 0x12, length 10
+    bytes[valueLength] = 11;
+    expect(() => decodeDiscoveryResponse(bytes)).toThrow(RangeError);
+  });
+
   it('keeps payloads as views into the received buffer (no copy)', () => {
     const bytes = generic.responseSerialize(sample());
     const fast = decodeDiscoveryResponse(bytes);

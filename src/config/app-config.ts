@@ -80,7 +80,10 @@ export interface AppConfig {
   authMaxClusters: number;
   authAllowedNamespaces: string[];
   authAllowedSubjects: string[];
+  /** TOKEN_CACHE_SIZE: the most successful verifications remembered (tokenreview, jwks), by hash; the oldest go first. */
   tokenCacheSize: number;
+  /** JWT_CACHE_MS: how long a jwks verification is reused (never past the token's exp); 0: every stream verifies. */
+  jwtCacheMs: number;
   /** TOKENREVIEW_TIMEOUT_MS: how long one cluster may take to answer a TokenReview; past it UNAVAILABLE. */
   tokenReviewTimeoutMs: number;
   /** TOKEN_REJECT_CACHE_MS: how long a token every cluster rejected is refused without a new review. */

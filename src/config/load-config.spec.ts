@@ -127,10 +127,18 @@ describe('token verification bounds', () => {
     expect(loadConfig(env)).toMatchObject({ tokenReviewTimeoutMs: 750, tokenRejectCacheMs: 0, tokenRejectCacheSize: 50 });
   });
 
+  it('defaults JWT_CACHE_MS to a minute, and reads it (0: no cache)', () => {
+    expect(loadConfig(base)).toMatchObject({ jwtCacheMs: 60_000, tokenCacheSize: 10_000 });
+    expect(loadConfig({ ...base, JWT_CACHE_MS: '0' })).toMatchObject({ jwtCacheMs: 0 });
+    expect(loadConfig({ ...base, JWT_CACHE_MS: '5000' })).toMatchObject({ jwtCacheMs: 5000 });
+  });
+
   it.each([
     [{ TOKENREVIEW_TIMEOUT_MS: '0' }, 'TOKENREVIEW_TIMEOUT_MS=0 is out of range (1..300000)'],
     [{ TOKEN_REJECT_CACHE_MS: '10s' }, 'TOKEN_REJECT_CACHE_MS=10s is not a whole number'],
     [{ TOKEN_REJECT_CACHE_SIZE: '0' }, 'TOKEN_REJECT_CACHE_SIZE=0 is out of range (1..1000000)'],
+    [{ JWT_CACHE_MS: '1m' }, 'JWT_CACHE_MS=1m is not a whole number'],
+    [{ JWT_CACHE_MS: '3600001' }, 'JWT_CACHE_MS=3600001 is out of range (0..3600000)'],
   ])('rejects %o naming the variable', (override, message) => {
     expect(() => loadConfig({ ...base, ...override })).toThrow(message);
   });

@@ -90,6 +90,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     authAllowedNamespaces: read.list('AUTH_ALLOWED_NAMESPACES'),
     authAllowedSubjects: read.list('AUTH_ALLOWED_SUBJECTS'),
     tokenCacheSize: read.integer('TOKEN_CACHE_SIZE', 10_000, { min: 1, max: 1_000_000 }),
+    jwtCacheMs: read.integer('JWT_CACHE_MS', 60_000, { min: 0, max: 3_600_000 }),
     tokenReviewTimeoutMs: read.integer('TOKENREVIEW_TIMEOUT_MS', 5_000, { min: 1, max: 300_000 }),
     tokenRejectCacheMs: read.integer('TOKEN_REJECT_CACHE_MS', 10_000, { min: 0, max: 3_600_000 }),
     tokenRejectCacheSize: read.integer('TOKEN_REJECT_CACHE_SIZE', 10_000, { min: 1, max: 1_000_000 }),

@@ -26,6 +26,10 @@ async function createVerifier(
         jwksUri: config.jwtJwksUri,
         jwksFile: config.jwtJwksFile,
         clock,
+        cacheTtlMs: config.jwtCacheMs,
+        maxCacheEntries: config.tokenCacheSize,
+        // tokenreview_cache_hits_total is TokenReview's own; the span still says the answer was cached.
+        onCacheHit: () => tracing.markVerificationCached(),
       });
     case 'tokenreview': {
       // Imported on demand: the Kubernetes client is large and unused by the other modes.

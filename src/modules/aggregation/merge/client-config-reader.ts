@@ -1,5 +1,13 @@
 import protobuf from 'protobufjs';
-import { WIRE_LENGTH_DELIMITED, WIRE_VARINT, endOf } from '../../../common/protobuf-wire.js';
+import {
+  WIRE_LENGTH_DELIMITED,
+  WIRE_VARINT,
+  endOf,
+  readInt64Number,
+  readKeyEquals,
+  readRecurringString,
+  varint32,
+} from '../../../common/protobuf-wire.js';
 import type { ProtoAny } from '../../../common/xds-types.js';
 
 export const CLIENT_CONFIG_TYPE_URL = 'type.googleapis.com/envoy.service.status.v3.ClientConfig';
@@ -29,7 +37,6 @@ const VALUE = { stringValue: 3 } as const;
 const TIMESTAMP = { seconds: 1, nanos: 2 } as const;
 /** envoy.service.status.v3.ConfigStatus.STALE */
 const CONFIG_STATUS_STALE = 3;
-const CLUSTER_ID_KEY = 'CLUSTER_ID';
 
 /**
  * Walks the wire format directly: syncz answers can hold tens of thousands of ClientConfigs and the
@@ -37,10 +44,17 @@ const CLUSTER_ID_KEY = 'CLUSTER_ID';
  * entries are looked up by key, never by position or bytes: Go marshals maps in random order.
  */
 export function readClientConfigKey(bytes: Uint8Array): ClientConfigKey {
+  return readClientConfigKeyInto(bytes, { nodeId: '', clusterId: '', lastUpdatedMs: 0, stale: false });
+}
+
+/**
+ * readClientConfigKey into an object the caller made (fields at their empty values), so a merge can
+ * read straight into its own record (e.g. one that also holds the resource) with no copy.
+ */
+export function readClientConfigKeyInto<T extends ClientConfigKey>(bytes: Uint8Array, key: T): T {
   const reader = protobuf.Reader.create(bytes);
-  const key: ClientConfigKey = { nodeId: '', clusterId: '', lastUpdatedMs: 0, stale: false };
   while (reader.pos < reader.len) {
-    const tag = reader.uint32();
+    const tag = varint32(reader);
     const field = tag >>> 3;
     const wireType = tag & 7;
     if (wireType !== WIRE_LENGTH_DELIMITED) {
@@ -62,23 +76,45 @@ export function readClientConfigKey(bytes: Uint8Array): ClientConfigKey {
 
 function readNode(reader: protobuf.Reader, end: number, key: ClientConfigKey): void {
   while (reader.pos < end) {
-    const tag = reader.uint32();
+    const tag = varint32(reader);
     const isBytes = (tag & 7) === WIRE_LENGTH_DELIMITED;
     if (isBytes && tag >>> 3 === NODE.id) key.nodeId = reader.string();
-    else if (isBytes && tag >>> 3 === NODE.metadata)
-      key.clusterId = readStructString(reader, endOf(reader), CLUSTER_ID_KEY) ?? key.clusterId;
+    else if (isBytes && tag >>> 3 === NODE.metadata) key.clusterId = readStructKey(reader, endOf(reader), CLUSTER_ID_KEY) ?? key.clusterId;
     else reader.skipType(tag & 7);
   }
 }
 
+/** The UTF-8 bytes of a Struct key looked up on the hot path, encoded once. */
+interface StructKey {
+  name: string;
+  utf8: Uint8Array;
+}
+
+function structKey(name: string): StructKey {
+  return { name, utf8: new TextEncoder().encode(name) };
+}
+
+const CLUSTER_ID_KEY = structKey('CLUSTER_ID');
+/** readStructString's keys, encoded once: callers pass a handful of constant names. */
+const structKeys = new Map<string, StructKey>([[CLUSTER_ID_KEY.name, CLUSTER_ID_KEY]]);
+const MAX_REMEMBERED_KEYS = 32;
+
 /** The string value of `wanted` in a Struct, or undefined. A repeated key: the last one wins, as in protobuf maps. */
 export function readStructString(reader: protobuf.Reader, end: number, wanted: string): string | undefined {
+  let key = structKeys.get(wanted);
+  if (!key) {
+    key = structKey(wanted);
+    if (structKeys.size < MAX_REMEMBERED_KEYS) structKeys.set(wanted, key);
+  }
+  return readStructKey(reader, end, key);
+}
+
+function readStructKey(reader: protobuf.Reader, end: number, wanted: StructKey): string | undefined {
   let found: string | undefined;
   while (reader.pos < end) {
-    const tag = reader.uint32();
+    const tag = varint32(reader);
     if (tag >>> 3 === STRUCT.fields && (tag & 7) === WIRE_LENGTH_DELIMITED) {
-      const entry = readMapEntry(reader, endOf(reader), wanted);
-      if (entry.matched) found = entry.stringValue ?? '';
+      found = readMapEntry(reader, endOf(reader), wanted.utf8) ?? found;
     } else {
       reader.skipType(tag & 7);
     }
@@ -87,38 +123,41 @@ export function readStructString(reader: protobuf.Reader, end: number, wanted: s
 }
 
 /**
- * One `map<string, Value>` entry; key and value may come in either order. Only the value of the
- * wanted key is decoded: other metadata values can be large (benchmarks pad syncz answers there).
+ * One `map<string, Value>` entry: the value of the wanted key ('' when it has no string value), or
+ * undefined for any other key. Key and value may come in either order, and a repeated field keeps
+ * its last occurrence. Keys are compared as UTF-8 bytes, never decoded, and only the value of the
+ * wanted key is: other metadata values can be large (benchmarks pad syncz answers there).
  */
-function readMapEntry(reader: protobuf.Reader, end: number, wanted: string): { matched: boolean; stringValue?: string } {
-  let key = '';
-  let value: { start: number; end: number } | undefined;
+function readMapEntry(reader: protobuf.Reader, end: number, wanted: Uint8Array): string | undefined {
+  let matched = false;
+  let valueStart = -1;
+  let valueEnd = -1;
   while (reader.pos < end) {
-    const tag = reader.uint32();
+    const tag = varint32(reader);
     const isBytes = (tag & 7) === WIRE_LENGTH_DELIMITED;
     if (isBytes && tag >>> 3 === MAP_ENTRY.key) {
-      key = reader.string();
+      matched = readKeyEquals(reader, wanted);
     } else if (isBytes && tag >>> 3 === MAP_ENTRY.value) {
-      const valueEnd = endOf(reader);
-      value = { start: reader.pos, end: valueEnd };
+      valueEnd = endOf(reader);
+      valueStart = reader.pos;
       reader.pos = valueEnd;
     } else {
       reader.skipType(tag & 7);
     }
   }
-  if (key !== wanted) return { matched: false };
-  if (!value) return { matched: true };
-  reader.pos = value.start;
-  const stringValue = readValueString(reader, value.end);
+  if (!matched) return undefined;
+  if (valueStart < 0) return '';
+  reader.pos = valueStart;
+  const stringValue = readValueString(reader, valueEnd);
   reader.pos = end;
-  return { matched: true, stringValue };
+  return stringValue ?? '';
 }
 
 function readValueString(reader: protobuf.Reader, end: number): string | undefined {
   let value: string | undefined;
   while (reader.pos < end) {
-    const tag = reader.uint32();
-    if (tag >>> 3 === VALUE.stringValue && (tag & 7) === WIRE_LENGTH_DELIMITED) value = reader.string();
+    const tag = varint32(reader);
+    if (tag >>> 3 === VALUE.stringValue && (tag & 7) === WIRE_LENGTH_DELIMITED) value = readRecurringString(reader);
     else reader.skipType(tag & 7);
   }
   return value;
@@ -126,7 +165,7 @@ function readValueString(reader: protobuf.Reader, end: number): string | undefin
 
 function readGenericXdsConfig(reader: protobuf.Reader, end: number, key: ClientConfigKey): void {
   while (reader.pos < end) {
-    const tag = reader.uint32();
+    const tag = varint32(reader);
     const field = tag >>> 3;
     const wireType = tag & 7;
     if (field === GENERIC_XDS_CONFIG.lastUpdated && wireType === WIRE_LENGTH_DELIMITED) {
@@ -144,7 +183,7 @@ function readGenericXdsConfig(reader: protobuf.Reader, end: number, key: ClientC
 function readStatus(reader: protobuf.Reader, end: number, field: number): number {
   let value = 0;
   while (reader.pos < end) {
-    const tag = reader.uint32();
+    const tag = varint32(reader);
     if (tag >>> 3 === field && (tag & 7) === WIRE_VARINT) value = reader.int32();
     else reader.skipType(tag & 7);
   }
@@ -155,8 +194,8 @@ export function readTimestamp(reader: protobuf.Reader, end: number): number {
   let seconds = 0;
   let nanos = 0;
   while (reader.pos < end) {
-    const tag = reader.uint32();
-    if (tag >>> 3 === TIMESTAMP.seconds) seconds = protobuf.util.LongBits.from(reader.int64()).toNumber();
+    const tag = varint32(reader);
+    if (tag >>> 3 === TIMESTAMP.seconds) seconds = readInt64Number(reader);
     else if (tag >>> 3 === TIMESTAMP.nanos) nanos = reader.int32();
     else reader.skipType(tag & 7);
   }
@@ -165,9 +204,14 @@ export function readTimestamp(reader: protobuf.Reader, end: number): number {
 
 /** The key of a syncz resource, or undefined when it is not a ClientConfig this reader can parse. */
 export function tryReadClientConfigKey(resource: ProtoAny): ClientConfigKey | undefined {
+  return tryReadClientConfigKeyInto(resource, { nodeId: '', clusterId: '', lastUpdatedMs: 0, stale: false });
+}
+
+/** tryReadClientConfigKey into an object the caller made (see readClientConfigKeyInto). */
+export function tryReadClientConfigKeyInto<T extends ClientConfigKey>(resource: ProtoAny, key: T): T | undefined {
   if (resource.type_url !== CLIENT_CONFIG_TYPE_URL) return undefined;
   try {
-    return readClientConfigKey(resource.value);
+    return readClientConfigKeyInto(resource.value, key);
   } catch {
     return undefined;
   }

@@ -42,6 +42,16 @@ describe('readProxySyncStatus', () => {
     expect(status.lastUpdated).toBe('2026-01-01T00:01:00.123Z');
   });
 
+  it('reads last_updated before 1970 (a negative int64) as protobufjs does', () => {
+    const status = readProxySyncStatus(
+      encode({
+        node: { id: 'a.ns' },
+        generic_xds_configs: [{ type_url: `${TYPE_PREFIX}x.Y`, config_status: 'SYNCED', last_updated: { seconds: -86_399, nanos: 5e8 } }],
+      }),
+    );
+    expect(status.lastUpdated).toBe('1969-12-31T00:00:01.500Z');
+  });
+
   it('reads the deprecated xds_config entries (type from the oneof that is set)', () => {
     const status = readProxySyncStatus(
       encode({

@@ -1,9 +1,10 @@
+import fc from 'fast-check';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { envoyTypes, typeUrlOf } from '../../../common/proto.js';
 import { ProtoAny } from '../../../common/xds-types.js';
 import { answer, clientConfigAny, request, response } from '../../../../test/kit/xds-fixtures.js';
-import { readClientConfigKey } from './client-config-reader.js';
+import { CLIENT_CONFIG_TYPE_URL, readClientConfigKey, readStructString } from './client-config-reader.js';
 import { SynczStrategy } from './syncz.strategy.js';
 
 const SYNCZ = 'istio.io/debug/syncz';
@@ -197,5 +198,282 @@ describe('readClientConfigKey', () => {
       ClientConfig.fromObject({ node: { id: 'old.ns' }, xds_config: [{ status: 'SYNCED' }, { status: 'STALE' }] }),
     ).finish();
     expect(readClientConfigKey(bytes)).toMatchObject({ nodeId: 'old.ns', stale: true });
+  });
+});
+
+/** One node.metadata map entry as written on the wire, in any field order (Go does not promise one). */
+interface WireEntry {
+  key?: string;
+  /** A string Value, or a number Value (not a string: reads as ''), or no value field at all. */
+  value?: string | number;
+  valueFirst?: boolean;
+}
+
+interface WireClientConfig {
+  nodeId: string;
+  metadata: WireEntry[];
+  /** generic_xds_configs: config_status and last_updated (seconds as an int64, nanos). */
+  generic: Array<{ status: number; seconds?: bigint; nanos?: number }>;
+  /** Deprecated xds_config statuses. */
+  legacy: number[];
+}
+
+/** Encodes by hand, so map entries can repeat, come value-first or have odd values. */
+function encodeWire({ nodeId, metadata, generic, legacy }: WireClientConfig): Buffer {
+  const writer = protobuf.Writer.create();
+  writer.uint32((1 << 3) | 2).fork(); // ClientConfig.node
+  writer.uint32((1 << 3) | 2).string(nodeId);
+  writer.uint32((3 << 3) | 2).fork(); // Node.metadata
+  for (const { key, value, valueFirst } of metadata) {
+    writer.uint32((1 << 3) | 2).fork(); // Struct.fields entry
+    const writeValue = () => {
+      if (value === undefined) return;
+      writer.uint32((2 << 3) | 2).fork();
+      if (typeof value === 'string') writer.uint32((3 << 3) | 2).string(value);
+      else writer.uint32((2 << 3) | 1).double(value);
+      writer.ldelim();
+    };
+    if (valueFirst) writeValue();
+    if (key !== undefined) writer.uint32((1 << 3) | 2).string(key);
+    if (!valueFirst) writeValue();
+    writer.ldelim();
+  }
+  writer.ldelim().ldelim();
+  for (const status of legacy)
+    writer
+      .uint32((2 << 3) | 2)
+      .fork()
+      .uint32((1 << 3) | 0)
+      .int32(status)
+      .ldelim();
+  for (const { status, seconds, nanos } of generic) {
+    writer.uint32((3 << 3) | 2).fork();
+    writer.uint32((1 << 3) | 2).string(CDS);
+    if (seconds !== undefined) {
+      writer.uint32((5 << 3) | 2).fork();
+      writer.uint32((1 << 3) | 0).int64(seconds.toString()); // a decimal string: protobufjs parses it exactly (long.js)
+      if (nanos !== undefined) writer.uint32((2 << 3) | 0).int32(nanos);
+      writer.ldelim();
+    }
+    writer.uint32((6 << 3) | 0).int32(status);
+    writer.ldelim();
+  }
+  return Buffer.from(writer.finish());
+}
+
+/** What readClientConfigKey must find, from the description rather than the bytes. */
+function expectedKey({ nodeId, metadata, generic, legacy }: WireClientConfig) {
+  const clusterEntries = metadata.filter((entry) => entry.key === 'CLUSTER_ID');
+  const last = clusterEntries.at(-1);
+  const utf8 = (text: string) => Buffer.from(text, 'utf8').toString('utf8'); // lone surrogates become U+FFFD on the wire
+  const times = generic.filter((g) => g.seconds !== undefined).map((g) => Number(g.seconds) * 1000 + Math.floor((g.nanos ?? 0) / 1e6));
+  return {
+    nodeId: utf8(nodeId),
+    clusterId: last ? (typeof last.value === 'string' ? utf8(last.value) : '') : '',
+    lastUpdatedMs: Math.max(0, ...times),
+    stale: generic.some((g) => g.status === 3) || legacy.includes(3),
+  };
+}
+
+/** Keys that differ from CLUSTER_ID by little: a prefix, an extension, one byte, the same byte length in multi-byte UTF-8. */
+const NEAR_KEYS = [
+  'CLUSTER',
+  'CLUSTER_I',
+  'CLUSTER_ID_',
+  'CLUSTER_IDS',
+  'cluster_id',
+  'CLUSTER_IE',
+  'ÇLUSTER_I',
+  'CLUSTER_Ï',
+  '',
+  'ISTIO_VERSION',
+];
+
+const wireClientConfig: fc.Arbitrary<WireClientConfig> = fc.record({
+  nodeId: fc.oneof(fc.constantFrom('a-1.ns', 'b-2.ns'), fc.string({ unit: 'binary', minLength: 1, maxLength: 12 })),
+  metadata: fc.array(
+    fc.record(
+      {
+        key: fc.oneof(fc.constant('CLUSTER_ID'), fc.constantFrom(...NEAR_KEYS), fc.string({ unit: 'binary', maxLength: 12 })),
+        value: fc.oneof(fc.constantFrom('east', 'west', ''), fc.string({ unit: 'binary', maxLength: 300 }), fc.double({ noNaN: true })),
+        valueFirst: fc.boolean(),
+      },
+      { requiredKeys: [] },
+    ),
+    { maxLength: 6 },
+  ),
+  generic: fc.array(
+    fc.record(
+      {
+        status: fc.integer({ min: 0, max: 4 }),
+        seconds: fc.oneof(fc.bigInt({ min: 0n, max: 4_000_000_000n }), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n })),
+        nanos: fc.integer({ min: 0, max: 999_999_999 }),
+      },
+      { requiredKeys: ['status'] },
+    ),
+    { maxLength: 4 },
+  ),
+  legacy: fc.array(fc.integer({ min: 0, max: 4 }), { maxLength: 2 }),
+});
+
+describe('readClientConfigKey on hand-made wire bytes', () => {
+  it('finds CLUSTER_ID by its exact bytes, never a key that is its prefix, extension or same-length look-alike', () => {
+    for (const near of NEAR_KEYS) {
+      const wire: WireClientConfig = {
+        nodeId: 'x.ns',
+        metadata: [
+          { key: 'CLUSTER_ID', value: 'east' },
+          { key: near, value: 'not-this' },
+        ],
+        generic: [],
+        legacy: [],
+      };
+      expect(readClientConfigKey(encodeWire(wire)).clusterId, near).toBe('east');
+      expect(readClientConfigKey(encodeWire({ ...wire, metadata: [wire.metadata[1]] })).clusterId, near).toBe('');
+    }
+    expect(Buffer.byteLength('CLUSTER_Ï')).toBe(Buffer.byteLength('CLUSTER_ID')); // the same-length case is one
+  });
+
+  it('reads a CLUSTER_ID without a value, or with a non-string one, as the empty cluster, and keeps the last of repeated keys', () => {
+    const key = (metadata: WireEntry[]) => readClientConfigKey(encodeWire({ nodeId: 'x.ns', metadata, generic: [], legacy: [] })).clusterId;
+    expect(key([{ key: 'CLUSTER_ID', value: 'east' }, { key: 'CLUSTER_ID' }])).toBe('');
+    expect(
+      key([
+        { key: 'CLUSTER_ID', value: 'east' },
+        { key: 'CLUSTER_ID', value: 7 },
+      ]),
+    ).toBe('');
+    expect(
+      key([
+        { key: 'CLUSTER_ID', value: 7 },
+        { key: 'CLUSTER_ID', value: 'west', valueFirst: true },
+      ]),
+    ).toBe('west');
+    expect(key([{ value: 'east' }])).toBe('');
+  });
+
+  it('reads every cluster value right however many distinct ones and however long (values are remembered by bytes)', () => {
+    const clusters = [...Array.from({ length: 20 }, (_, i) => `cluster-${i}`), 'ü'.repeat(200), 'ü'.repeat(199) + 'ý', 'long-'.repeat(80)];
+    for (let round = 0; round < 3; round++) {
+      for (const cluster of clusters) {
+        const bytes = encodeWire({ nodeId: 'x.ns', metadata: [{ key: 'CLUSTER_ID', value: cluster }], generic: [], legacy: [] });
+        expect(readClientConfigKey(bytes).clusterId).toBe(cluster);
+      }
+    }
+  });
+
+  it('reads int64 seconds of last_updated as protobufjs does, negative and past 2^53 included', () => {
+    const lastUpdated = (seconds: bigint) =>
+      readClientConfigKey(encodeWire({ nodeId: 'x.ns', metadata: [], generic: [{ status: 1, seconds, nanos: 0 }], legacy: [] }))
+        .lastUpdatedMs;
+    expect(lastUpdated(1_767_225_600n)).toBe(1_767_225_600_000);
+    expect(lastUpdated(2n ** 53n + 1n)).toBe(Number(2n ** 53n + 1n) * 1000);
+    expect(lastUpdated(2n ** 63n - 1n)).toBe(Number(2n ** 63n - 1n) * 1000);
+    expect(lastUpdated(-1n)).toBe(0); // below the 0 of "no timestamp": max() keeps 0
+  });
+
+  it('agrees with the description of any ClientConfig (property)', () => {
+    fc.assert(
+      fc.property(wireClientConfig, (wire) => {
+        expect(readClientConfigKey(encodeWire(wire))).toEqual(expectedKey(wire));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('gives readStructString the same answers for keys it has not seen before', () => {
+    const bytes = encodeWire({
+      nodeId: 'x.ns',
+      metadata: [
+        { key: 'NAMESPACE', value: 'ns' },
+        { key: 'ÇLUSTER_I', value: 'cedilla' },
+      ],
+      generic: [],
+      legacy: [],
+    });
+    // node (field 1) → its body → metadata (field 3) is the second field of the node.
+    const reader = protobuf.Reader.create(bytes);
+    reader.uint32();
+    const nodeEnd = reader.uint32() + reader.pos;
+    reader.uint32();
+    reader.skip(reader.uint32());
+    reader.uint32();
+    const metadataEnd = reader.uint32() + reader.pos;
+    const start = reader.pos;
+    expect(nodeEnd).toBe(metadataEnd);
+    for (const [wanted, value] of [
+      ['ÇLUSTER_I', 'cedilla'],
+      ['NAMESPACE', 'ns'],
+      ['CLUSTER_ID', undefined],
+    ] as const) {
+      reader.pos = start;
+      expect(readStructString(reader, metadataEnd, wanted)).toBe(value);
+    }
+  });
+
+  it('passes a truncated or corrupt ClientConfig through unread, like any resource it cannot read', () => {
+    const whole = encodeWire({
+      nodeId: 'x.ns',
+      metadata: [{ key: 'CLUSTER_ID', value: 'east' }],
+      generic: [{ status: 1, seconds: 5n }],
+      legacy: [],
+    });
+    const cut = { type_url: CLIENT_CONFIG_TYPE_URL, value: whole.subarray(0, whole.length - 3) };
+    const corrupt = { type_url: CLIENT_CONFIG_TYPE_URL, value: Buffer.from([0x0a, 0x05, 0x0a, 0xff, 0xff, 0xff, 0xff]) };
+    expect(merge([[cut, corrupt]])).toEqual([cut, corrupt]);
+  });
+});
+
+/** The merge as first written (one Map keyed by JSON of cluster and node id), as the reference. */
+function referenceMerge(perReplica: ProtoAny[][]): ProtoAny[] {
+  const byProxy = new Map<string, Array<{ stale: boolean; lastUpdatedMs: number; resource: ProtoAny }>>();
+  const passthrough: ProtoAny[] = [];
+  for (const resources of perReplica) {
+    for (const resource of resources) {
+      const key = readClientConfigKey(resource.value);
+      if (!key.nodeId) {
+        passthrough.push(resource);
+        continue;
+      }
+      const proxy = JSON.stringify([key.clusterId, key.nodeId]);
+      byProxy.set(proxy, [...(byProxy.get(proxy) ?? []), { ...key, resource }]);
+    }
+  }
+  const winners = [...byProxy.values()].map((copies) =>
+    copies.reduce((best, copy) =>
+      copy.stale !== best.stale ? (copy.stale ? best : copy) : copy.lastUpdatedMs > best.lastUpdatedMs ? copy : best,
+    ),
+  );
+  return [...winners.map((copy) => copy.resource), ...passthrough];
+}
+
+describe('SynczStrategy on many proxies', () => {
+  it('keeps the order of first appearance and the live copy across hundreds of proxies, clusters and duplicates (property)', () => {
+    const proxy = fc.record({
+      node: fc.integer({ min: 0, max: 150 }),
+      cluster: fc.constantFrom('', 'east', 'west', 'Kubernetes'),
+      status: fc.constantFrom(1, 3),
+      minute: fc.integer({ min: 0, max: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.array(proxy, { maxLength: 120 }), { minLength: 1, maxLength: 4 }), (replicas) => {
+        const perReplica = replicas.map((proxies) =>
+          proxies.map(({ node, cluster, status, minute }) => ({
+            type_url: CLIENT_CONFIG_TYPE_URL,
+            value: encodeWire({
+              nodeId: `pod-${node}.ns`,
+              metadata: cluster ? [{ key: 'CLUSTER_ID', value: cluster }] : [],
+              generic: [{ status, seconds: BigInt(1_767_225_600 + minute * 60) }],
+              legacy: [],
+            }),
+          })),
+        );
+        const merged = merge(perReplica);
+        const expected = referenceMerge(perReplica);
+        expect(merged.length).toBe(expected.length);
+        merged.forEach((resource, i) => expect(resource).toBe(expected[i]));
+      }),
+      { numRuns: 60 },
+    );
   });
 });
