@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { INestApplication, Logger, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+// The adapter alone: the package's index also loads multer and busboy (file uploads), which the proxy never takes.
+import { ExpressAdapter } from '@nestjs/platform-express/adapters/express-adapter.js';
 import { HealthImplementation } from 'grpc-health-check';
 import { AppModule } from './app.module.js';
 import { ADS_SERVICE } from './common/proto.js';
@@ -48,7 +50,7 @@ export async function startProxy(config: AppConfig, logger?: LoggerService | fal
   const grpc = grpcTransport(config, serving.credentials, grpcHealth, framePool);
   let app: INestApplication | undefined;
   try {
-    app = await NestFactory.create(AppModule.forRoot(config, grpcHealth), { logger: appLogger, abortOnError: false });
+    app = await NestFactory.create(AppModule.forRoot(config, grpcHealth), new ExpressAdapter(), { logger: appLogger, abortOnError: false });
     const metrics = app.get(MetricsService);
     poolGauge = (bytes) => metrics.answerBufferPoolBytes.set(bytes);
     app.connectMicroservice({ strategy: grpc }, { inheritAppConfig: true });

@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as protoLoader from '@grpc/proto-loader';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { withResponseDeserializer, withResponseSerializer } from '../adapters/grpc-js.adapter.js';
-import { decodeDiscoveryResponse, encodeDiscoveryResponse } from './discovery-response.codec.js';
+import { withResponseDeserializer } from '../adapters/grpc-js.adapter.js';
+import { decodeDiscoveryResponse } from './discovery-response.codec.js';
 
 const ADS_PROTO_FILE = 'envoy/service/discovery/v3/ads.proto';
 export const ADS_METHOD = 'StreamAggregatedResources';
@@ -24,6 +24,11 @@ function findProtoDir(from: string): string {
   }
 }
 export const ADS_PROTO = ADS_PROTO_FILE;
+/**
+ * The ADS service and exactly the messages it carries, as protobufjs JSON in proto/, generated from
+ * the vendored .proto files by tools/proto/ads-descriptor.ts (its spec fails when it is stale).
+ */
+export const ADS_DESCRIPTOR_FILE = 'ads-descriptor.json';
 export const CSDS_PROTO = 'envoy/service/status/v3/csds.proto';
 export const CONFIG_DUMP_PROTO = 'envoy/admin/v3/config_dump.proto';
 export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -45,9 +50,18 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
 
 let adsDefinition: protoLoader.PackageDefinition | undefined;
 
-/** The ADS package definition (grpc-js form), loaded once per process. */
+/**
+ * The ADS package definition (grpc-js form), loaded once per process from the precompiled descriptor
+ * rather than by parsing ads.proto: its import closure holds ~130 definitions (validate rules,
+ * annotations, descriptor.proto) for the ~30 on the wire, and parsing and indexing them (here and in
+ * reflection, which decodes every file descriptor once per definition) cost the idle proxy several
+ * MiB of heap and start-up garbage. Field names in the JSON are already in proto case (keepCase).
+ */
 export function adsPackageDefinition(): protoLoader.PackageDefinition {
-  adsDefinition ??= protoLoader.loadSync(ADS_PROTO, PROTO_LOADER_OPTIONS);
+  adsDefinition ??= protoLoader.fromJSON(
+    JSON.parse(readFileSync(join(PROTO_DIR, ADS_DESCRIPTOR_FILE), 'utf8')) as protobuf.INamespace,
+    PROTO_LOADER_OPTIONS,
+  );
   return adsDefinition;
 }
 
@@ -66,14 +80,6 @@ export function adsClientConstructor(): AdsClientConstructor {
  */
 export function upstreamAdsClientConstructor(): AdsClientConstructor {
   return withResponseDeserializer(adsClientConstructor().service, ADS_SERVICE, ADS_METHOD, decodeDiscoveryResponse);
-}
-
-/**
- * The ADS package definition the proxy serves: merged answers are forwarded istiod payloads, so
- * DiscoveryResponses are encoded with the fast encoder instead of a second object tree.
- */
-export function servedAdsPackageDefinition(): protoLoader.PackageDefinition {
-  return withResponseSerializer(adsPackageDefinition(), ADS_SERVICE, ADS_METHOD, encodeDiscoveryResponse);
 }
 
 /** The grpc-js service definition, for servers that register ADS by hand (simulated istiod). */
