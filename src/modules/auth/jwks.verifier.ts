@@ -1,5 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { JSONWebKeySet, JWTVerifyGetKey, RemoteJWKSetOptions, createLocalJWKSet, createRemoteJWKSet, jwtVerify } from 'jose';
+// jose's subpath entry points: its index also loads JWE, JWS signing and key import/export (46 of its modules; these
+// and jwt-claims.ts's load 13). The type-only import from 'jose' is erased at compile time.
+import type { JSONWebKeySet } from 'jose';
+import { createLocalJWKSet } from 'jose/jwks/local';
+import { createRemoteJWKSet, type RemoteJWKSetOptions } from 'jose/jwks/remote';
+import { jwtVerify, type JWTVerifyGetKey } from 'jose/jwt/verify';
 import { Clock } from '../../common/clock.js';
 import { ConfigError } from '../../config/config.error.js';
 import { CallerIdentity, TokenRejected, identityFromSubject, tokenHash } from './caller-identity.js';

@@ -1,4 +1,5 @@
-import { decodeJwt, errors } from 'jose';
+import * as errors from 'jose/errors';
+import { decodeJwt } from 'jose/jwt/decode';
 import { TokenRejected } from './caller-identity.js';
 
 /** Clock skew tolerated on `exp` and `nbf` (what the Kubernetes API server itself allows: 60 s). */

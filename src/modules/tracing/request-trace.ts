@@ -1,9 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
-import { ATTR_SERVER_ADDRESS, ATTR_SERVER_PORT } from '@opentelemetry/semantic-conventions';
 import { MonoTypeOperatorFunction, Observable, defer, finalize, tap } from 'rxjs';
 import type { IstiodInstance } from '../discovery/istiod-instance.js';
-import { ATTR, GRPC_CALL, bounded, boundedList, grpcCodeOf, grpcMessageOf, statusAttributes } from './span-attributes.js';
+import { ATTR, GRPC_CALL, SEMCONV, bounded, boundedList, grpcCodeOf, grpcMessageOf, statusAttributes } from './span-attributes.js';
 
 /** What a span needs of one istiod's result (the fan-out's FanoutResult fits). */
 export interface UpstreamResult {
@@ -48,8 +47,8 @@ export class RequestTrace {
               ...GRPC_CALL,
               [ATTR.instance]: bounded(instance.name),
               [ATTR.revision]: bounded(instance.revision),
-              [ATTR_SERVER_ADDRESS]: bounded(instance.address),
-              [ATTR_SERVER_PORT]: instance.port,
+              [SEMCONV.serverAddress]: bounded(instance.address),
+              [SEMCONV.serverPort]: instance.port,
             },
           },
           trace.setSpan(ROOT_CONTEXT, this.span),

@@ -1,8 +1,22 @@
 import { status } from '@grpc/grpc-js';
 import { RpcException } from '@nestjs/microservices';
 import type { Attributes } from '@opentelemetry/api';
-import { ATTR_ERROR_TYPE, ATTR_RPC_METHOD, ATTR_RPC_STATUS_CODE, ATTR_RPC_SYSTEM_NAME } from '@opentelemetry/semantic-conventions';
 import { ADS_METHOD_FULL_NAME } from '../../common/proto.js';
+
+/**
+ * The OpenTelemetry semantic-convention attributes the proxy sets, by their registered names
+ * (https://opentelemetry.io/docs/specs/semconv/registry/attributes/: error, rpc, server). The same
+ * strings as ATTR_* of @opentelemetry/semantic-conventions, spelled out so that its index of every
+ * convention is not loaded at run time for six names; span-attributes.spec.ts pins them to it.
+ */
+export const SEMCONV = {
+  errorType: 'error.type',
+  rpcMethod: 'rpc.method',
+  rpcStatusCode: 'rpc.status_code',
+  rpcSystemName: 'rpc.system.name',
+  serverAddress: 'server.address',
+  serverPort: 'server.port',
+} as const;
 
 /**
  * The proxy's own span attributes (the semantic conventions have none for xDS). Values are bounded:
@@ -36,7 +50,7 @@ export const MAX_ATTRIBUTE_CHARS = 256;
 export const MAX_LISTED = 16;
 
 export const ADS_METHOD = ADS_METHOD_FULL_NAME;
-export const GRPC_CALL: Attributes = { [ATTR_RPC_SYSTEM_NAME]: 'grpc', [ATTR_RPC_METHOD]: ADS_METHOD };
+export const GRPC_CALL: Attributes = { [SEMCONV.rpcSystemName]: 'grpc', [SEMCONV.rpcMethod]: ADS_METHOD };
 
 export function bounded(value: string, max = MAX_ATTRIBUTE_CHARS): string {
   return value.length <= max ? value : `${value.slice(0, max)}…`;
@@ -69,5 +83,5 @@ export function grpcMessageOf(err: unknown): string {
 /** rpc.status_code (its standard names, `DEADLINE_EXCEEDED`) and, when not OK, error.type. */
 export function statusAttributes(code: status, errorType?: string): Attributes {
   const name = status[code] ?? 'UNKNOWN';
-  return code === status.OK ? { [ATTR_RPC_STATUS_CODE]: name } : { [ATTR_RPC_STATUS_CODE]: name, [ATTR_ERROR_TYPE]: errorType ?? name };
+  return code === status.OK ? { [SEMCONV.rpcStatusCode]: name } : { [SEMCONV.rpcStatusCode]: name, [SEMCONV.errorType]: errorType ?? name };
 }
