@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { clientConfigAny, debugAny, identifier, response } from '../../test/kit/xds-fixtures.js';
 import { GRPC_FRAME_HEADER_BYTES, decodeDiscoveryResponse, encodeDiscoveryResponse } from './discovery-response.codec.js';
 import { adsPackageDefinition } from './proto.js';
-import { DiscoveryResponse } from './xds-types.js';
+import { DiscoveryResponse, ReceivedAny, anyValueLength } from './xds-types.js';
 
 type Codec = { responseSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): DiscoveryResponse };
 const generic = (adsPackageDefinition()['envoy.service.discovery.v3.AggregatedDiscoveryService'] as unknown as Record<string, Codec>)
@@ -69,6 +69,27 @@ describe('DiscoveryResponse fast codec', () => {
     const bytes = generic.responseSerialize(sample());
     const fast = decodeDiscoveryResponse(bytes);
     expect((fast.resources[0].value as Buffer).buffer).toBe(bytes.buffer);
+  });
+
+  it('leaves received values in place: no view until `value` is read, the length and re-encoding without one', () => {
+    const message = sample();
+    message.resources = message.resources.filter((r) => r.value.length > 0); // proto3 drops empty values
+    const bytes = generic.responseSerialize(message);
+    const [first] = decodeDiscoveryResponse(bytes).resources;
+    expect(first).toBeInstanceOf(ReceivedAny);
+    const received = first as ReceivedAny;
+    expect(received.source).toBe(bytes);
+    expect(anyValueLength(received)).toBe(received.end - received.start);
+    expect(bytes.subarray(received.start, received.end).equals(received.value)).toBe(true);
+    expect(encodeDiscoveryResponse(decodeDiscoveryResponse(bytes)).equals(bytes)).toBe(true);
+  });
+
+  it('a received value that is replaced reads, measures and encodes as the new bytes', () => {
+    const decoded = decodeDiscoveryResponse(generic.responseSerialize(sample()));
+    decoded.resources[0].value = new Uint8Array([1, 2, 3]);
+    expect(Buffer.from(decoded.resources[0].value)).toEqual(Buffer.from([1, 2, 3]));
+    expect(anyValueLength(decoded.resources[0])).toBe(3);
+    expect(Buffer.from(generic.responseDeserialize(encodeDiscoveryResponse(decoded)).resources[0].value)).toEqual(Buffer.from([1, 2, 3]));
   });
 
   it('decodes an empty message to the proto3 defaults', () => {

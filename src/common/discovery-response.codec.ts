@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import { WIRE_LENGTH_DELIMITED as LENGTH_DELIMITED, WIRE_VARINT as VARINT, endOf, readNestedString, varint32 } from './protobuf-wire.js';
-import { DiscoveryResponse, ProtoAny } from './xds-types.js';
+import { DiscoveryResponse, ProtoAny, ReceivedAny, anyValueLength } from './xds-types.js';
 
 // Field numbers, by message: envoy/service/discovery/v3/discovery.proto (DiscoveryResponse),
 // google/protobuf/any.proto and envoy/config/core/v3/base.proto (ControlPlane).
@@ -57,7 +57,7 @@ export function encodeDiscoveryResponse(
   let size = stringFieldSize(response.version_info);
   for (let i = 0; i < response.resources.length; i++) {
     const resource = response.resources[i];
-    const anySize = (resource.type_url ? fieldSize(typeUrls.byteLength(resource.type_url)) : 0) + bytesFieldSize(resource.value.length);
+    const anySize = (resource.type_url ? fieldSize(typeUrls.byteLength(resource.type_url)) : 0) + bytesFieldSize(anyValueLength(resource));
     sizes[i] = anySize;
     size += fieldSize(anySize);
   }
@@ -73,16 +73,18 @@ export function encodeDiscoveryResponse(
   let at = GRPC_FRAME_HEADER_BYTES;
   at = writeString(frame, at, RESPONSE.versionInfo, response.version_info);
   for (let i = 0; i < response.resources.length; i++) {
-    const { type_url: typeUrl, value } = response.resources[i];
+    const resource = response.resources[i];
     at = writeLengthPrefix(frame, at, RESPONSE.resources, sizes[i]);
-    if (typeUrl) {
-      at = writeLengthPrefix(frame, at, ANY.typeUrl, typeUrls.byteLength(typeUrl));
-      at += frame.write(typeUrl, at, 'utf8');
+    if (resource.type_url) {
+      at = writeLengthPrefix(frame, at, ANY.typeUrl, typeUrls.byteLength(resource.type_url));
+      at += frame.write(resource.type_url, at, 'utf8');
     }
-    if (value.length > 0) {
-      at = writeLengthPrefix(frame, at, ANY.value, value.length);
-      frame.set(value, at);
-      at += value.length;
+    const length = anyValueLength(resource);
+    if (length > 0) {
+      at = writeLengthPrefix(frame, at, ANY.value, length);
+      if (resource instanceof ReceivedAny) resource.source.copy(frame, at, resource.start, resource.end);
+      else frame.set(resource.value, at);
+      at += length;
     }
   }
   if (response.canary) {
@@ -159,14 +161,15 @@ function writeString(buffer: Buffer, at: number, field: number, value: string): 
 
 function readAny(reader: protobuf.Reader, buffer: Buffer, typeUrls: RepeatedStrings): ProtoAny {
   const end = endOf(reader);
-  const any: ProtoAny = { type_url: '', value: EMPTY };
+  const any = new ReceivedAny('', buffer, 0, 0);
   while (reader.pos < end) {
     const t = varint32(reader);
     if (t >>> 3 === ANY.typeUrl && (t & 7) === LENGTH_DELIMITED) any.type_url = typeUrls.read(reader);
     else if (t >>> 3 === ANY.value && (t & 7) === LENGTH_DELIMITED) {
       const length = varint32(reader);
       if (reader.pos + length > end) throw new RangeError(`Any.value of ${length} bytes runs past its message`);
-      any.value = buffer.subarray(reader.pos, reader.pos + length);
+      any.start = reader.pos;
+      any.end = reader.pos + length;
       reader.pos += length;
     } else reader.skipType(t & 7);
   }
@@ -204,5 +207,3 @@ class RepeatedStrings {
     return true;
   }
 }
-
-const EMPTY = Buffer.alloc(0);

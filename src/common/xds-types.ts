@@ -8,6 +8,38 @@ export interface ProtoAny {
   value: Buffer | Uint8Array;
 }
 
+/**
+ * An `Any` of a DiscoveryResponse the proxy received: its value stays where it arrived, and a Buffer
+ * view of it is made only when `value` is read (merge plugins, strategies that decode payloads). The
+ * hot paths (syncz keys, the encoder, answer sizes) read the bytes in place through `source`, `start`
+ * and `end`: a syncz answer holds tens of thousands of resources, and a view per resource is an object
+ * that lives, like the answer, for the whole request.
+ */
+export class ReceivedAny implements ProtoAny {
+  constructor(
+    public type_url: string,
+    /** The received message the value lies in; the value is `source[start, end)`. */
+    public source: Buffer,
+    public start: number,
+    public end: number,
+  ) {}
+
+  get value(): Buffer {
+    return this.source.subarray(this.start, this.end);
+  }
+
+  set value(value: Buffer | Uint8Array) {
+    this.source = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    this.start = 0;
+    this.end = value.byteLength;
+  }
+}
+
+/** The byte length of an `Any`'s value, without making a view of a received one. */
+export function anyValueLength(resource: ProtoAny): number {
+  return resource instanceof ReceivedAny ? resource.end - resource.start : resource.value.byteLength;
+}
+
 export interface ProtoValue {
   kind?: string;
   nullValue?: string;

@@ -1,4 +1,4 @@
-import { DiscoveryResponse } from '../../common/xds-types.js';
+import { DiscoveryResponse, anyValueLength } from '../../common/xds-types.js';
 
 /** Bytes held under the budget; resized when the real answers are in, released once when done. */
 export interface Reservation {
@@ -161,6 +161,6 @@ const MESSAGE_OVERHEAD_BYTES = 256;
 export function responseBytes(response: DiscoveryResponse): number {
   let bytes = MESSAGE_OVERHEAD_BYTES + response.version_info.length + response.nonce.length;
   bytes += response.control_plane?.identifier.length ?? 0;
-  for (const resource of response.resources) bytes += resource.value.byteLength + resource.type_url.length + 16;
+  for (const resource of response.resources) bytes += anyValueLength(resource) + resource.type_url.length + 16;
   return bytes;
 }

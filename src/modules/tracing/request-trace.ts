@@ -1,12 +1,13 @@
 import { status } from '@grpc/grpc-js';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
 import { MonoTypeOperatorFunction, Observable, defer, finalize, tap } from 'rxjs';
+import { ProtoAny, anyValueLength } from '../../common/xds-types.js';
 import type { IstiodInstance } from '../discovery/istiod-instance.js';
 import { ATTR, GRPC_CALL, SEMCONV, bounded, boundedList, grpcCodeOf, grpcMessageOf, statusAttributes } from './span-attributes.js';
 
 /** What a span needs of one istiod's result (the fan-out's FanoutResult fits). */
 export interface UpstreamResult {
-  response?: { resources: ReadonlyArray<{ value: { byteLength: number } }> };
+  response?: { resources: readonly ProtoAny[] };
   error?: { code: number; message: string; reason: string };
   skipped?: true;
   latencyMs?: number;
@@ -112,7 +113,7 @@ export class RequestTrace {
     if (result.response) {
       this.children.answered++;
       let bytes = 0;
-      for (const resource of result.response.resources) bytes += resource.value.byteLength;
+      for (const resource of result.response.resources) bytes += anyValueLength(resource);
       span.setAttributes({
         [ATTR.outcome]: 'answered',
         [ATTR.responseBytes]: bytes,

@@ -8,7 +8,7 @@ import {
   readRecurringString,
   varint32,
 } from '../../../common/protobuf-wire.js';
-import type { ProtoAny } from '../../../common/xds-types.js';
+import { ProtoAny, ReceivedAny } from '../../../common/xds-types.js';
 
 export const CLIENT_CONFIG_TYPE_URL = 'type.googleapis.com/envoy.service.status.v3.ClientConfig';
 
@@ -52,7 +52,11 @@ export function readClientConfigKey(bytes: Uint8Array): ClientConfigKey {
  * read straight into its own record (e.g. one that also holds the resource) with no copy.
  */
 export function readClientConfigKeyInto<T extends ClientConfigKey>(bytes: Uint8Array, key: T): T {
-  const reader = protobuf.Reader.create(bytes);
+  return readKeyFrom(protobuf.Reader.create(bytes), key);
+}
+
+/** Reads a ClientConfig from the reader's position to its `len`. */
+function readKeyFrom<T extends ClientConfigKey>(reader: protobuf.Reader, key: T): T {
   while (reader.pos < reader.len) {
     const tag = varint32(reader);
     const field = tag >>> 3;
@@ -211,8 +215,17 @@ export function tryReadClientConfigKey(resource: ProtoAny): ClientConfigKey | un
 export function tryReadClientConfigKeyInto<T extends ClientConfigKey>(resource: ProtoAny, key: T): T | undefined {
   if (resource.type_url !== CLIENT_CONFIG_TYPE_URL) return undefined;
   try {
-    return readClientConfigKeyInto(resource.value, key);
+    return readKeyFrom(anyReader(resource), key);
   } catch {
     return undefined;
   }
+}
+
+/** A reader over an `Any`'s value: a received one is read where it lies, without a view of it. */
+function anyReader(resource: ProtoAny): protobuf.Reader {
+  if (!(resource instanceof ReceivedAny)) return protobuf.Reader.create(resource.value);
+  const reader = protobuf.Reader.create(resource.source);
+  reader.pos = resource.start;
+  reader.len = resource.end;
+  return reader;
 }
