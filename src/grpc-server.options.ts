@@ -1,4 +1,5 @@
 import { ServerCredentials, type ServerOptions } from '@grpc/grpc-js';
+import { Logger } from '@nestjs/common';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { createServerWithResetLimit, oneRequestAtATime, withResponseSerializer } from './adapters/grpc-js.adapter.js';
@@ -38,7 +39,14 @@ export function grpcTransport(
     'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
     // A slow reader slows only itself: a stream's next request is read once its last answer is flushed.
     // The framing interceptor must come first: it is the one grpc-js hands its own call object.
-    interceptors: [sendPreframedResponses(ADS_STREAM_PATH, (frame) => framePool.release(frame)), oneRequestAtATime(ADS_STREAM_PATH)],
+    interceptors: [
+      sendPreframedResponses(
+        ADS_STREAM_PATH,
+        (frame) => framePool.release(frame),
+        (reason) => new Logger('Transport').warn(`answers are framed with a copy (more CPU and memory per answer): ${reason}`),
+      ),
+      oneRequestAtATime(ADS_STREAM_PATH),
+    ],
   };
   return new NestGrpcTransport(
     {

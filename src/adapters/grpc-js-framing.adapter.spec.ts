@@ -7,6 +7,7 @@ import {
   loadPackageDefinition,
   type ClientDuplexStream,
   type ServerDuplexStream,
+  type ServerInterceptor,
   type ServiceClientConstructor,
 } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import { GRPC_FRAME_HEADER_BYTES, encodeDiscoveryResponse } from '../common/disc
 import { ADS_SERVICE, adsClientConstructor, adsPackageDefinition, adsServiceDefinition } from '../common/proto.js';
 import { grpcFrame, openRawCall, openRawSession } from '../../test/kit/raw-grpc.js';
 import type { DiscoveryRequest, DiscoveryResponse } from '../common/xds-types.js';
-import { withResponseSerializer } from './grpc-js.adapter.js';
+import { oneRequestAtATime, withResponseSerializer } from './grpc-js.adapter.js';
 import { sendPreframedResponses } from './grpc-js-framing.adapter.js';
 
 /*
@@ -47,6 +48,7 @@ async function serve(
   serialize: (value: DiscoveryResponse) => Buffer,
   handler: (call: AdsServerCall) => void,
   path = PATH,
+  interceptors?: (sent: Buffer[]) => ServerInterceptor[],
 ): Promise<Served> {
   const served: Served = { port: 0, serialized: [], sent: [] };
   const definition = withResponseSerializer(adsPackageDefinition(), ADS_SERVICE, METHOD, (value: DiscoveryResponse) => {
@@ -58,7 +60,9 @@ async function serve(
     (node, key) => (node as Record<string, unknown>)[key],
     loadPackageDefinition(definition),
   );
-  const server = new Server({ interceptors: [sendPreframedResponses(path, (frame) => served.sent.push(frame))] });
+  const server = new Server({
+    interceptors: interceptors?.(served.sent) ?? [sendPreframedResponses(path, (frame) => served.sent.push(frame))],
+  });
   server.addService((loaded as ServiceClientConstructor).service, { [METHOD]: handler });
   served.port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
@@ -159,5 +163,31 @@ describe('sendPreframedResponses (grpc-js-framing.adapter.ts)', () => {
     expect(received.nonce).toBe('n3');
     await sleep(50);
     expect(served.sent).toHaveLength(0);
+  });
+
+  it("behind another interceptor (not grpc-js's own call) answers are framed with a copy as usual, and it says so once", async () => {
+    const unavailable: string[] = [];
+    const served = await serve(
+      (value) => encodeDiscoveryResponse(value),
+      reply(answer('n4', 2 * MIB)),
+      PATH,
+      (sent) => [
+        oneRequestAtATime(PATH),
+        sendPreframedResponses(
+          PATH,
+          (frame) => sent.push(frame),
+          (reason) => unavailable.push(reason),
+        ),
+      ],
+    );
+    for (const nonce of ['n4', 'n4']) {
+      const received = await new Promise<DiscoveryResponse>((resolve) => open(served.port).once('data', resolve));
+      expect(received.nonce).toBe(nonce);
+      expect(Buffer.from(received.resources[0].value).equals(Buffer.alloc(2 * MIB, 7))).toBe(true);
+    }
+    await sleep(50);
+    expect(served.sent).toHaveLength(0);
+    expect(unavailable).toHaveLength(1);
+    expect(unavailable[0]).toContain('serializeMessage');
   });
 });

@@ -27,18 +27,28 @@ const FRAME_HEADER_BYTES = 5;
  * taken every byte): only then may its buffer be reused. Frames grpc-js copied are not reported. Must
  * be the first interceptor of the server, where grpc-js hands over its BaseServerInterceptingCall;
  * anywhere else, or after a grpc-js change that removes these members, responses are framed by
- * grpc-js as usual (the adapter spec fails loudly then).
+ * grpc-js as usual (the adapter spec fails loudly then) and `onUnavailable` is called, once.
  */
-export function sendPreframedResponses(methodPath: string, onSent: (frame: Buffer) => void = () => undefined): ServerInterceptor {
+export function sendPreframedResponses(
+  methodPath: string,
+  onSent: (frame: Buffer) => void = () => undefined,
+  onUnavailable: (reason: string) => void = () => undefined,
+): ServerInterceptor {
+  let warned = false;
   return (method, call) => {
-    if (method.path === methodPath) preframe(call, onSent);
+    if (method.path === methodPath && !preframe(call, onSent) && !warned) {
+      warned = true;
+      onUnavailable('grpc-js did not hand over a call with handler.serialize, serializeMessage and sendMessage');
+    }
     return new ServerInterceptingCall(call);
   };
 }
 
-function preframe(call: BaseServerCallInternals, onSent: (frame: Buffer) => void): void {
+/** Sets the call up to send preframed messages in place; false when it is not grpc-js's own call object. */
+function preframe(call: BaseServerCallInternals, onSent: (frame: Buffer) => void): boolean {
   const serialize = call.handler?.serialize;
-  if (typeof serialize !== 'function' || typeof call.serializeMessage !== 'function' || typeof call.sendMessage !== 'function') return;
+  if (typeof serialize !== 'function' || typeof call.serializeMessage !== 'function' || typeof call.sendMessage !== 'function')
+    return false;
   let framed: Buffer | undefined;
   call.serializeMessage = (value: unknown) => {
     const message = serialize(value);
@@ -63,6 +73,7 @@ function preframe(call: BaseServerCallInternals, onSent: (frame: Buffer) => void
     });
     sent.frame = takeFramed(); // serializeMessage ran synchronously inside sendMessage
   };
+  return true;
 }
 
 /** The 5 bytes in front of `message` (same underlying memory) are its uncompressed gRPC frame header. */
