@@ -22,7 +22,7 @@ export function grpcTransport(
   config: AppConfig,
   credentials: ServerCredentials,
   grpcHealth: HealthImplementation,
-  framePool = new FramePool(config.answerBufferPoolBytes),
+  framePool: FramePool,
 ): NestGrpcTransport {
   // Merged answers are mostly forwarded istiod payloads: encoded once, straight into their gRPC frame
   // (a reused buffer for large ones), and sent without grpc-js's framing copy.

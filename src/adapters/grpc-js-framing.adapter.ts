@@ -1,4 +1,5 @@
 import { ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
+import { GRPC_FRAME_HEADER_BYTES as FRAME_HEADER_BYTES } from '../common/discovery-response.codec.js';
 
 /*
  * The grpc-js reach-around of the answer path: responses sent without grpc-js's framing copy.
@@ -12,9 +13,6 @@ interface BaseServerCallInternals {
   serializeMessage?: (value: unknown) => Buffer;
   sendMessage(message: unknown, callback: () => void): void;
 }
-
-/** Bytes gRPC puts before every message: a compressed flag and a 32-bit big-endian length. */
-const FRAME_HEADER_BYTES = 5;
 
 /**
  * Sends the responses of `methodPath` without grpc-js's framing copy. grpc-js frames a response by

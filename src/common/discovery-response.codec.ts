@@ -1,5 +1,12 @@
 import protobuf from 'protobufjs';
-import { WIRE_LENGTH_DELIMITED as LENGTH_DELIMITED, WIRE_VARINT as VARINT, endOf, readNestedString, varint32 } from './protobuf-wire.js';
+import {
+  WIRE_LENGTH_DELIMITED as LENGTH_DELIMITED,
+  WIRE_VARINT as VARINT,
+  endOf,
+  readNestedString,
+  readRecurringString,
+  varint32,
+} from './protobuf-wire.js';
 import { DiscoveryResponse, ProtoAny, ReceivedAny, anyValueLength } from './xds-types.js';
 
 // Field numbers, by message: envoy/service/discovery/v3/discovery.proto (DiscoveryResponse),
@@ -18,13 +25,12 @@ const CONTROL_PLANE = { identifier: 1 } as const;
 export function decodeDiscoveryResponse(buffer: Buffer): DiscoveryResponse {
   const reader = protobuf.Reader.create(buffer);
   const response: DiscoveryResponse = { version_info: '', resources: [], canary: false, type_url: '', nonce: '', control_plane: null };
-  const typeUrls = new RepeatedStrings(buffer);
   while (reader.pos < reader.len) {
     const tag = varint32(reader);
     const field = tag >>> 3;
     const wireType = tag & 7;
     if (field === RESPONSE.versionInfo && wireType === LENGTH_DELIMITED) response.version_info = reader.string();
-    else if (field === RESPONSE.resources && wireType === LENGTH_DELIMITED) response.resources.push(readAny(reader, buffer, typeUrls));
+    else if (field === RESPONSE.resources && wireType === LENGTH_DELIMITED) response.resources.push(readAny(reader, buffer));
     else if (field === RESPONSE.canary && wireType === VARINT) response.canary = reader.bool();
     else if (field === RESPONSE.typeUrl && wireType === LENGTH_DELIMITED) response.type_url = reader.string();
     else if (field === RESPONSE.nonce && wireType === LENGTH_DELIMITED) response.nonce = reader.string();
@@ -159,12 +165,13 @@ function writeString(buffer: Buffer, at: number, field: number, value: string): 
   return at + buffer.write(value, at, 'utf8');
 }
 
-function readAny(reader: protobuf.Reader, buffer: Buffer, typeUrls: RepeatedStrings): ProtoAny {
+function readAny(reader: protobuf.Reader, buffer: Buffer): ProtoAny {
   const end = endOf(reader);
   const any = new ReceivedAny('', buffer, 0, 0);
   while (reader.pos < end) {
     const t = varint32(reader);
-    if (t >>> 3 === ANY.typeUrl && (t & 7) === LENGTH_DELIMITED) any.type_url = typeUrls.read(reader);
+    if (t >>> 3 === ANY.typeUrl && (t & 7) === LENGTH_DELIMITED)
+      any.type_url = readRecurringString(reader); // every resource of an answer has the same type URL
     else if (t >>> 3 === ANY.value && (t & 7) === LENGTH_DELIMITED) {
       const length = varint32(reader);
       if (reader.pos + length > end) throw new RangeError(`Any.value of ${length} bytes runs past its message`);
@@ -174,36 +181,4 @@ function readAny(reader: protobuf.Reader, buffer: Buffer, typeUrls: RepeatedStri
     } else reader.skipType(t & 7);
   }
   return any;
-}
-
-/**
- * `reader.string()` for a field that repeats the same value message after message (every resource of
- * an answer has the same type URL): bytes equal to the previous value's return that same string.
- */
-class RepeatedStrings {
-  private start = 0;
-  private length = -1;
-  private value = '';
-
-  constructor(private readonly buffer: Buffer) {}
-
-  read(reader: protobuf.Reader): string {
-    const before = reader.pos;
-    const length = varint32(reader);
-    const start = reader.pos;
-    if (length === this.length && start + length <= reader.len && this.sameBytes(start)) {
-      reader.pos = start + length;
-      return this.value;
-    }
-    reader.pos = before;
-    this.value = reader.string();
-    this.start = start;
-    this.length = length;
-    return this.value;
-  }
-
-  private sameBytes(start: number): boolean {
-    for (let i = 0; i < this.length; i++) if (this.buffer[start + i] !== this.buffer[this.start + i]) return false;
-    return true;
-  }
 }

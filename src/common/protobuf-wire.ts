@@ -58,7 +58,7 @@ export function readKeyEquals(reader: protobuf.Reader, wanted: Uint8Array): bool
   return bytesEqual(reader.buf, start, stop - start, wanted);
 }
 
-/** Values read by key (CLUSTER_ID, ISTIO_VERSION): a mesh has a few, named by thousands of proxies. */
+/** Recurring values (type URLs, CLUSTER_ID, ISTIO_VERSION): a mesh has a few, repeated by thousands of resources. */
 const recentValues: Array<{ utf8: Uint8Array; value: string }> = [];
 const MAX_RECENT_VALUES = 8;
 const MAX_RECENT_VALUE_BYTES = 256;
