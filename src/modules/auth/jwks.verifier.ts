@@ -8,6 +8,7 @@ import { jwtVerify, type JWTVerifyGetKey } from 'jose/jwt/verify';
 import { Clock } from '../../common/clock.js';
 import { ConfigError } from '../../config/config.error.js';
 import { CallerIdentity, TokenRejected, identityFromSubject, tokenHash } from './caller-identity.js';
+import { ExpiringEntries } from './expiring-entries.js';
 import { CLOCK_SKEW_SECONDS, rejectionFromJose } from './jwt-claims.js';
 import { TokenVerifier } from './token-verifier.js';
 
@@ -40,8 +41,6 @@ export const DEFAULT_JWT_CACHE_SIZE = 10_000;
 interface CachedVerification {
   identity: CallerIdentity;
   verifiedAtMs: number;
-  /** min(exp, verifiedAtMs + cacheTtlMs). */
-  expiresAtMs: number;
 }
 
 /**
@@ -58,11 +57,12 @@ interface CachedVerification {
 export class JwksVerifier extends TokenVerifier {
   readonly mode = 'jwks';
   private keys?: JWTVerifyGetKey;
-  private readonly cache = new Map<string, CachedVerification>();
+  private readonly cache: ExpiringEntries<CachedVerification>;
   private readonly inFlight = new Map<string, Promise<CallerIdentity>>();
 
   constructor(private readonly options: JwksVerifierOptions) {
     super();
+    this.cache = new ExpiringEntries(options.maxCacheEntries ?? DEFAULT_JWT_CACHE_SIZE, options.clock);
     if (options.keys) this.keys = options.keys;
     else if (options.jwksFile) this.keys = createLocalJWKSet(readJwksFile(options.jwksFile));
     else if (options.jwksUri) this.keys = createRemoteJWKSet(new URL(options.jwksUri), options.remoteJwks);
@@ -76,7 +76,7 @@ export class JwksVerifier extends TokenVerifier {
     const cached = this.cache.get(key);
     if (cached) {
       // A clock that went back could put the token before its `nbf` again: verify anew then.
-      if (now < cached.expiresAtMs && now >= cached.verifiedAtMs) {
+      if (now >= cached.verifiedAtMs) {
         this.options.onCacheHit?.();
         return cached.identity;
       }
@@ -117,21 +117,12 @@ export class JwksVerifier extends TokenVerifier {
     }
   }
 
-  /**
-   * Keeps the verification until min(exp, now + JWT_CACHE_MS). Insertion order is the eviction
-   * order: expired entries at the front go, and past TOKEN_CACHE_SIZE the oldest do.
-   */
+  /** Keeps the verification until min(exp, now + JWT_CACHE_MS), within TOKEN_CACHE_SIZE (ExpiringEntries). */
   private remember(key: string, identity: CallerIdentity): CallerIdentity {
     const now = this.options.clock.now();
     const expiresAtMs = Math.min(identity.expiresAtMs ?? Infinity, now + this.options.cacheTtlMs!);
     if (expiresAtMs <= now) return identity; // within the skew past exp: nothing to reuse
-    const max = this.options.maxCacheEntries ?? DEFAULT_JWT_CACHE_SIZE;
-    this.cache.delete(key); // re-added last
-    for (const [oldest, entry] of this.cache) {
-      if (entry.expiresAtMs > now && this.cache.size < max) break;
-      this.cache.delete(oldest);
-    }
-    this.cache.set(key, { identity, verifiedAtMs: now, expiresAtMs });
+    this.cache.set(key, { identity, verifiedAtMs: now }, expiresAtMs);
     return identity;
   }
 }

@@ -1,4 +1,5 @@
 import { Clock } from '../../common/clock.js';
+import { ExpiringEntries } from './expiring-entries.js';
 
 export interface RejectedTokensOptions {
   /** TOKEN_REJECT_CACHE_MS: how long a rejection is remembered; 0 remembers none. */
@@ -10,7 +11,6 @@ export interface RejectedTokensOptions {
 
 interface Rejection {
   reason: string;
-  expiresAtMs: number;
   /** AuthClusters.generation when the clusters were asked. */
   generation: number;
 }
@@ -21,29 +21,24 @@ interface Rejection {
  * long, so insertion order is expiry order: the oldest go first, whether expired or crowded out.
  */
 export class RejectedTokens {
-  private readonly entries = new Map<string, Rejection>();
+  private readonly entries: ExpiringEntries<Rejection>;
 
-  constructor(private readonly options: RejectedTokensOptions) {}
+  constructor(private readonly options: RejectedTokensOptions) {
+    this.entries = new ExpiringEntries(options.maxEntries, options.clock);
+  }
 
   /** The reason the token was refused, while remembered and only by the same set of clusters. */
   recall(key: string, generation: number): string | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    if (entry.expiresAtMs > this.options.clock.now() && entry.generation === generation) return entry.reason;
+    if (entry.generation === generation) return entry.reason;
     this.entries.delete(key);
     return undefined;
   }
 
   remember(key: string, reason: string, generation: number): void {
-    const { ttlMs, maxEntries, clock } = this.options;
-    if (ttlMs <= 0 || maxEntries <= 0) return;
-    const now = clock.now();
-    this.entries.delete(key); // re-added last, keeping insertion order = expiry order
-    for (const [oldest, entry] of this.entries) {
-      if (entry.expiresAtMs > now && this.entries.size < maxEntries) break;
-      this.entries.delete(oldest);
-    }
-    this.entries.set(key, { reason, expiresAtMs: now + ttlMs, generation });
+    if (this.options.ttlMs <= 0) return;
+    this.entries.set(key, { reason, generation }, this.options.clock.now() + this.options.ttlMs);
   }
 
   get size(): number {
